@@ -1,0 +1,3 @@
+"""auditor: audit published election results."""
+
+__version__ = "0.1.0"

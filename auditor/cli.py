@@ -1,0 +1,344 @@
+"""The `auditor` command line (Typer).
+
+Exit codes: 0 no finding at or above `--fail-on`; 1 findings at or above it; 2 bad usage or
+unreadable input (one paragraph naming file, row and column, never a traceback); 3 internal
+error. Other command modules (`auditor/commands/*.py`) register themselves with `register(app)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from auditor import __version__
+
+app = typer.Typer(
+    name="auditor",
+    help="Audit published election results: what cannot be true, what is implausible, what "
+    "is decisive, and what changed between releases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Command modules contributed by other parts of the package; each has `register(app)`.
+COMMAND_MODULES = ("render", "seats", "diff", "calibrate")
+
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+class UsageError(Exception):
+    """A command used wrongly (exit code 2)."""
+
+
+def _err(msg: str) -> None:
+    typer.echo(f"auditor: {msg}", err=True)
+
+
+def _progress(quiet: bool) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def show(code: str) -> None:
+        sys.stderr.write(f"\r  running {code} …   ")
+        sys.stderr.flush()
+
+    return show
+
+
+def parse_formats(fmt: str) -> set[str]:
+    """`json,csv,html` → {"json", "csv", "html"}; unknown names are a usage error."""
+    out = {f.strip().lower() for f in fmt.split(",") if f.strip()}
+    bad = out - {"json", "csv", "html"}
+    if bad:
+        raise UsageError(f"--format: unknown format(s) {', '.join(sorted(bad))}; use json,csv,html")
+    return out
+
+
+def build_options(z: float | None, alpha: float, seed: int, reps: int,
+                  history: list[Path] | None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run options handed to checks through `Model.options`."""
+    opts: dict[str, Any] = {"alpha": alpha, "seed": seed, "reps": reps}
+    if z is not None:
+        opts["z"] = z
+    if history:
+        opts["history"] = [str(h) for h in history]
+    if extra:
+        opts.update(extra)
+    return opts
+
+
+def exit_code_for(worst: str | None, fail_on: str) -> int:
+    """0 when nothing reaches `fail_on`, else 1."""
+    from auditor.findings import SEVERITY_RANK
+
+    if fail_on == "never" or worst is None:
+        return 0
+    return 1 if SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on] else 0
+
+
+def summary_lines(run: Any, limit: int = 12) -> list[str]:
+    """A short terminal summary: verdict, counts by severity and the commonest findings."""
+    c = run.counts_by_severity()
+    lines = []
+    for i in run.inputs:
+        lines.append(
+            f"{i.path}: {i.rows_read:,} rows read = {i.rows_in_model:,} audited + "
+            f"{i.rows_published:,} published totals + {i.rows_rejected:,} rejected"
+            + ("" if i.balanced else "  (UNBALANCED)")
+        )
+    if c["error"]:
+        verdict = f"{c['error']:,} figures cannot be true"
+    elif c["warning"]:
+        verdict = "nothing impossible found, but some figures are implausible"
+    else:
+        verdict = "the published figures hold together"
+    lines.append(f"verdict: {verdict}")
+    lines.append(f"findings: {c['error']:,} errors, {c['warning']:,} warnings, {c['info']:,} info")
+    by_code = Counter((f.code, f.name, f.severity) for f in run.findings)
+    for (code, name, sev), n in sorted(by_code.items(), key=lambda x: (-x[1], x[0]))[:limit]:
+        lines.append(f"  {code} {name} [{sev}]: {n:,}")
+    failed = [s for s in run.checks if s.status == "failed"]
+    for s in failed:
+        lines.append(f"  check {s.code} FAILED: {s.reason}")
+    return lines
+
+
+@app.command()
+def audit(
+    inputs: Annotated[list[Path], typer.Argument(help="Result files of one release.")],
+    profile: Annotated[str | None, typer.Option(help="Profile name or .toml path.")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.")] = None,
+    previous: Annotated[list[Path] | None, typer.Option(help="Earlier release(s), oldest first.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<name>).")] = None,
+    format_: Annotated[str, typer.Option("--format", help="json,csv,html")] = "json,csv,html",
+    fail_on: Annotated[str, typer.Option(help="error|warning|info|never")] = "error",
+    only: Annotated[str, typer.Option(help="Run only these codes/families, e.g. ARITH,PCT002.")] = "",
+    skip: Annotated[str, typer.Option(help="Skip these codes/families, e.g. STAT.")] = "",
+    encoding: Annotated[str | None, typer.Option(help="Force the text encoding.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="Force the CSV delimiter.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet name or index.")] = None,
+    z: Annotated[float | None, typer.Option(help="Robust z threshold for outliers.")] = None,
+    alpha: Annotated[float, typer.Option(help="False-discovery level of statistical checks.")] = 0.05,
+    seed: Annotated[int, typer.Option(help="Seed of the Monte-Carlo nulls.")] = 0,
+    reps: Annotated[int, typer.Option(help="Monte-Carlo replications.")] = 1000,
+    history: Annotated[list[Path] | None, typer.Option(help="A previous election's file.")] = None,
+    lang: Annotated[str, typer.Option(help="Report language: en|ru.")] = "en",
+    title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
+    timestamp: Annotated[bool, typer.Option(help="Write the run time into the outputs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Audit one release of an election and write findings (JSON, CSV) and the HTML report.
+
+    Example: auditor audit results.csv --profile ru-cik --out reports/ru2018
+    """
+    from auditor.engine import audit as run_audit
+    from auditor.engine import prepare
+    from auditor.findings import write_outputs
+    from auditor.ingest import LoadOptions, load
+
+    if fail_on not in FAIL_ON:
+        raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
+    formats = parse_formats(format_)
+    opts = LoadOptions(profile=profile, overrides=tuple(map_ or ()), encoding=encoding,
+                       delimiter=delimiter, sheet=sheet)
+    m = load(list(inputs), opts)
+    m.options = build_options(z, alpha, seed, reps, history, {"lang": lang})
+    for p in previous or []:
+        m.previous.append(load([p], opts))
+    prepare(m)
+    run = run_audit(m, only=only.split(","), skip=skip.split(","), progress=_progress(quiet),
+                    title=title)
+    if timestamp:
+        from datetime import UTC, datetime
+
+        run.timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+    out_dir = out or Path("reports") / Path(inputs[0]).name.split(".")[0]
+    written = write_outputs(run, out_dir, formats, lang=lang)
+    if not quiet:
+        if sys.stderr.isatty():
+            sys.stderr.write("\r" + " " * 40 + "\r")
+        for line in summary_lines(run):
+            typer.echo(line)
+        for kind in ("html", "json", "csv"):
+            if kind in written:
+                typer.echo(f"{kind}: {written[kind]}")
+    failed = any(s.status == "failed" for s in run.checks)
+    if failed:
+        raise typer.Exit(3)
+    raise typer.Exit(exit_code_for(run.worst(), fail_on))
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="A result file.")],
+    profile: Annotated[str | None, typer.Option(help="Profile name or .toml path.")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="Force the text encoding.")] = None,
+    delimiter: Annotated[str | None, typer.Option(help="Force the CSV delimiter.")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Excel sheet name or index.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the detected format, encoding, columns, mapping, profile and row counts.
+
+    Example: auditor inspect 2018.csv.zip --json
+    """
+    from auditor.ingest import LoadOptions, load_one
+
+    opts = LoadOptions(profile=profile, overrides=tuple(map_ or ()), encoding=encoding,
+                       delimiter=delimiter, sheet=sheet)
+    ld = load_one(file, opts)
+    info = ld.info
+    doc = {
+        "path": str(file),
+        "sha256": info.sha256,
+        "format": info.format,
+        "encoding": info.encoding,
+        "delimiter": info.delimiter,
+        "sheet": info.sheet,
+        "rows": info.rows_read,
+        "rows_in_model": info.rows_in_model,
+        "rows_published": info.rows_published,
+        "rows_rejected": info.rows_rejected,
+        "columns": ld.raw.headers,
+        "profile": ld.profile.name if ld.profile else None,
+        "profile_reason": ld.profile_reason,
+        "mapping": ld.mapping.as_dict(),
+        "notes": list(info.notes),
+    }
+    if as_json:
+        typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+        return
+    typer.echo(f"{file}\n  format {info.format}, encoding {info.encoding}, delimiter "
+               f"{info.delimiter!r}, sheet {info.sheet}")
+    typer.echo(f"  rows: {info.rows_read:,} read = {info.rows_in_model:,} in model + "
+               f"{info.rows_published:,} published totals + {info.rows_rejected:,} rejected")
+    typer.echo(f"  profile: {doc['profile'] or 'none'} ({ld.profile_reason})")
+    mp = ld.mapping
+    typer.echo(f"  unit key: {', '.join(mp.key) or '(row position)'}")
+    typer.echo(f"  hierarchy: {', '.join(f'{a}={b}' for a, b in mp.hierarchy) or 'none'}")
+    for k, v in mp.counts.items():
+        typer.echo(f"  {k:<22} ← {v}")
+    for c in mp.contests:
+        typer.echo(f"  contest {c.name!r}: {len(c.choices)} choices"
+                   + "".join(f"\n    {k:<20} ← {v}" for k, v in c.counts.items()))
+    if mp.unmapped:
+        typer.echo(f"  unmapped: {', '.join(mp.unmapped)}")
+    for n in info.notes:
+        typer.echo(f"  note: {n}")
+
+
+@app.command("checks")
+def list_checks(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the check catalogue: code, name, family, severity, certainty.
+
+    Example: auditor checks
+    """
+    from auditor.registry import load_catalogue
+
+    cat = load_catalogue()
+    if as_json:
+        typer.echo(json.dumps([
+            {"code": s.code, "name": s.name, "family": s.family_name, "severity": s.severity,
+             "certainty": s.certainty, "requires": list(s.requires), "since": s.since}
+            for s in cat.values()
+        ], indent=1))
+        return
+    for s in cat.values():
+        first = s.doc.splitlines()[0] if s.doc else ""
+        typer.echo(f"{s.code:<9} {s.name:<32} {s.severity:<8} {s.certainty:<12} {first}")
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A check code, e.g. ARITH002.")]) -> None:
+    """Print one check's documentation (What / Why / Example).
+
+    Example: auditor explain ARITH002
+    """
+    from auditor.registry import load_catalogue
+
+    cat = load_catalogue()
+    spec = cat.get(code.upper())
+    if spec is None:
+        raise UsageError(f"no check {code!r}; `auditor checks` lists the codes")
+    typer.echo(f"{spec.code} {spec.name} ({spec.family_name}, {spec.severity}, {spec.certainty}, "
+               f"since {spec.since})")
+    if spec.requires:
+        typer.echo(f"needs: {', '.join(spec.requires)}")
+    typer.echo("")
+    typer.echo(spec.doc)
+
+
+@app.command()
+def profiles() -> None:
+    """List the built-in profiles.
+
+    Example: auditor profiles
+    """
+    from auditor.profiles import builtin_profiles
+
+    for p in builtin_profiles().values():
+        typer.echo(f"{p.name:<14} {p.title}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def _register_modules() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"auditor.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("auditor.commands"):
+                continue
+            raise
+        mod.register(app)
+
+
+_register_modules()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and map errors to exit codes without tracebacks."""
+    from auditor.ingest.readers import InputError
+    from auditor.profiles import ProfileError
+
+    try:
+        app(args=argv, standalone_mode=False)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except (InputError, ProfileError, UsageError) as exc:
+        _err(str(exc))
+        return 2
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            return 130
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return 2
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        _err(f"internal error ({type(exc).__name__}: {exc}). This is a bug in auditor, not in "
+             "your data; rerun with AUDITOR_DEBUG=1 for the traceback and report it.")
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

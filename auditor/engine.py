@@ -1,0 +1,268 @@
+"""The engine: decide which checks apply, run them, turn their rows into findings.
+
+Checks are pure and return frames; the engine adds the context (hierarchy path, source file
+and row, fingerprint, severity), formats the plain-language message, and times every check.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import polars as pl
+
+from auditor import __version__
+from auditor.findings import AuditRun, CheckStatus, Finding, fingerprint_of
+from auditor.model import Model
+from auditor.registry import CheckOutput, CheckSpec, load_catalogue
+
+ProgressFn = Callable[[str], None]
+
+
+def not_applicable_reason(spec: CheckSpec, m: Model) -> str | None:
+    """Why `spec` cannot run on `m` (a missing column, no earlier release, …), or None."""
+    cols = m.unit_columns()
+    for req in spec.requires:
+        if req == "votes":
+            if "choice" not in m.vote_columns():
+                return "no votes per choice"
+        elif req == "previous":
+            if not m.previous:
+                return "no earlier release given (--previous)"
+        elif req == "published":
+            if m.published.select(pl.len()).collect().item() == 0:
+                return "the source publishes no totals, percentages or seats"
+        elif req.startswith("published:"):
+            measure = req.split(":", 1)[1]
+            n = m.published.filter(pl.col("measure") == measure).select(pl.len()).collect()
+            if n.item() == 0:
+                return f"the source publishes no `{measure}` figures"
+        elif req.startswith("rule:"):
+            rule = req.split(":", 1)[1]
+            if m.rule(rule) is None:
+                return f"no `{rule}` in the profile (or options)"
+        elif req.startswith("hierarchy"):
+            if not m.hierarchy:
+                return "no hierarchy (regions/districts) in the source"
+        elif req not in cols:
+            return f"no `{req}` column"
+    if spec.applies is not None:
+        return spec.applies(m)
+    return None
+
+
+def _fmt_value(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return v
+    return v
+
+
+def format_message(template: str, row: dict[str, Any]) -> str:
+    """Fill a message template with a row's fields; never fails (falls back to the raw row)."""
+    if "message" in row and row["message"]:
+        return str(row["message"])
+    if not template:
+        return ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+    try:
+        return template.format(**{k: _fmt_value(v) for k, v in row.items()})
+    except (KeyError, ValueError, TypeError, IndexError):
+        shown = {k: row.get(k) for k in ("observed", "expected", "delta") if row.get(k) is not None}
+        return template.split("{")[0].strip() + " " + ", ".join(f"{k} {v}" for k, v in shown.items())
+
+
+def _as_float(v: Any) -> float | int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, int | float):
+        return v
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _unit_context(m: Model, keys: set[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Path, source file and source row of the units named in findings (one bulk lookup)."""
+    if not keys:
+        return {}
+    ids = sorted({u for _, u in keys})
+    cols = m.unit_columns()
+    want = ["contest", "unit_id", *[h for h in m.hierarchy if h in cols]]
+    want += [c for c in ("source_file", "source_row") if c in cols]
+    df = m.units.select(want).filter(pl.col("unit_id").is_in(ids)).collect()
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in df.iter_rows(named=True):
+        path = " / ".join(str(r[h]) for h in m.hierarchy if h in r and r[h] is not None)
+        out[(r["contest"], r["unit_id"])] = {
+            "path": path or None,
+            "source_file": r.get("source_file"),
+            "source_row": r.get("source_row"),
+        }
+    return out
+
+
+def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Finding]:
+    """Turn a check's violating rows into findings with context and fingerprints."""
+    if df.height == 0:
+        return []
+    rows = df.to_dicts()
+    need = {
+        (str(r.get("contest") or ""), str(r["unit_id"]))
+        for r in rows
+        if r.get("unit_id") is not None
+        and (r.get("path") is None or r.get("source_row") is None)
+    }
+    ctx = _unit_context(m, need)
+    files = [i.path for i in m.inputs]
+    out: list[Finding] = []
+    for r in rows:
+        contest = r.get("contest")
+        unit_id = r.get("unit_id")
+        c = ctx.get((str(contest or ""), str(unit_id)), {}) if unit_id is not None else {}
+        path = r.get("path") or c.get("path")
+        src_file = r.get("source_file", c.get("source_file"))
+        if isinstance(src_file, int) and 0 <= src_file < len(files):
+            src_file = files[src_file]
+        elif src_file is None and len(files) == 1:
+            src_file = files[0]
+        src_row = r.get("source_row", c.get("source_row"))
+        if src_row is None:
+            src_row = c.get("source_row")
+        choice = r.get("choice")
+        key = r.get("key")
+        full = {"path": path, **r}
+        va = r.get("votes_affected")
+        out.append(
+            Finding(
+                code=spec.code,
+                name=spec.name,
+                family=spec.family,
+                severity=r.get("severity") or spec.severity,  # type: ignore[arg-type]
+                certainty=spec.certainty,  # type: ignore[arg-type]
+                message=format_message(spec.message, full),
+                contest=None if contest is None else str(contest),
+                unit_id=None if unit_id is None else str(unit_id),
+                path=path,
+                choice=None if choice is None else str(choice),
+                observed=_as_float(r.get("observed")),
+                expected=_as_float(r.get("expected")),
+                delta=_as_float(r.get("delta")),
+                p_value=_as_float(r.get("p_value")),  # type: ignore[arg-type]
+                q_value=_as_float(r.get("q_value")),  # type: ignore[arg-type]
+                votes_affected=None if va is None else round(float(va)),
+                source_file=None if src_file is None else str(src_file),
+                source_row=None if src_row is None else int(src_row),
+                key=None if key is None else str(key),
+                fingerprint=fingerprint_of(
+                    spec.code,
+                    None if contest is None else str(contest),
+                    None if unit_id is None else str(unit_id),
+                    None if choice is None else str(choice),
+                    None if key is None else str(key),
+                ),
+            )
+        )
+    return out
+
+
+def select_checks(
+    catalogue: dict[str, CheckSpec],
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+) -> list[CheckSpec]:
+    """Checks chosen by code or family prefix (`--only ARITH,PCT001`, `--skip STAT`)."""
+    only_l = [o.strip().upper() for o in only if o.strip()]
+    skip_l = [s.strip().upper() for s in skip if s.strip()]
+    out = []
+    for code, spec in catalogue.items():
+        if only_l and not any(code.startswith(o) for o in only_l):
+            continue
+        if any(code.startswith(s) for s in skip_l):
+            continue
+        out.append(spec)
+    return out
+
+
+def run_checks(
+    m: Model,
+    specs: list[CheckSpec],
+    progress: ProgressFn | None = None,
+) -> tuple[list[CheckStatus], list[Finding], dict[str, Any], dict[str, Any]]:
+    """Run the given checks on `m`; a check that raises is recorded as `failed`, not fatal."""
+    statuses: list[CheckStatus] = []
+    findings: list[Finding] = []
+    figures: dict[str, Any] = {}
+    summary: dict[str, Any] = {}
+    for spec in specs:
+        if progress:
+            progress(spec.code)
+        t0 = time.perf_counter()
+        reason = not_applicable_reason(spec, m)
+        if reason is not None:
+            statuses.append(
+                CheckStatus(spec.code, spec.name, spec.family, "not_applicable", 0,
+                            time.perf_counter() - t0, reason)
+            )
+            continue
+        try:
+            res = spec.fn(m)
+            if isinstance(res, CheckOutput):
+                figures.update(res.figures)
+                summary.update(res.summary)
+                frame = res.rows
+            else:
+                frame = res
+            df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+            fs = rows_to_findings(spec, df, m)
+        except Exception as exc:  # a bug in one check must not hide the others' findings
+            statuses.append(
+                CheckStatus(spec.code, spec.name, spec.family, "failed", 0,
+                            time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
+            )
+            continue
+        findings.extend(fs)
+        statuses.append(
+            CheckStatus(spec.code, spec.name, spec.family, "findings" if fs else "ok", len(fs),
+                        time.perf_counter() - t0)
+        )
+    return statuses, findings, figures, summary
+
+
+def audit(
+    m: Model,
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    progress: ProgressFn | None = None,
+    title: str | None = None,
+) -> AuditRun:
+    """Audit one model with the whole catalogue (or a selection) and return the run."""
+    specs = select_checks(load_catalogue(), only, skip)
+    statuses, findings, figures, summary = run_checks(m, specs, progress)
+    findings.sort(key=Finding.sort_key)
+    return AuditRun(
+        tool_version=__version__,
+        inputs=list(m.inputs),
+        checks=statuses,
+        findings=findings,
+        profile=m.profile.name if m.profile else None,
+        title=title or m.label,
+        figures=figures,
+        summary=summary,
+    )
+
+
+def prepare(m: Model) -> Model:
+    """Validate the model with its pandera schemas and add the failures to `issues`."""
+    from auditor.model import ISSUE_SCHEMA, validate
+
+    extra = validate(m)
+    if extra.height:
+        m.issues = pl.concat([m.issues.cast(ISSUE_SCHEMA), extra.lazy().cast(ISSUE_SCHEMA)])
+    for p in m.previous:
+        if p is not m:
+            prepare(p)
+    return m

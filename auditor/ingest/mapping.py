@@ -1,0 +1,279 @@
+"""Column mapping: from a file's headers to canonical names, by profile, by hand or by synonyms.
+
+`resolve()` returns a `Mapping` saying which source column feeds each canonical count, which
+columns are choices (per contest), which form the unit key and the hierarchy, which rows are
+published totals and which columns are published percentages. `inspect` shows it, including
+what was left unmapped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.ingest.readers import ROW, InputError
+from auditor.model import COUNT_COLUMNS
+from auditor.profiles import Profile
+
+# Synonyms for files without a profile (lower-case, matched as whole words or prefixes).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "registered": (
+        "registered", "registered voters", "electorate", "eligible", "eligible voters",
+        "voters registered", "число избирателей", "избирателей в списке", "wahlberechtigte",
+        "зарегистрировано", "registered_voters",
+    ),
+    "ballots_received": ("ballots received", "ballots_received", "получено бюллетеней"),
+    "ballots_issued": ("ballots issued", "ballots_issued", "выдано бюллетеней"),
+    "voters": ("voters", "voted", "wähler", "wählende", "wähler(innen)", "проголосовало"),
+    "ballots_cast": (
+        "ballots cast", "ballots_cast", "total votes cast", "votes cast", "total ballots",
+        "бюллетеней в ящиках", "turnout_votes",
+    ),
+    "valid": ("valid", "valid votes", "valid ballots", "valid_votes", "gültige", "gültig",
+              "действительных", "действительные"),
+    "invalid": ("invalid", "invalid votes", "invalid ballots", "spoiled", "rejected",
+                "invalid_votes", "ungültige", "ungültig", "недействительных",
+                "недействительные"),
+    "blank": ("blank", "blank votes", "blank ballots", "пустые"),
+    "against_all": ("against all", "against_all", "против всех", "баарына каршы"),
+}
+KEY_SYNONYMS = (
+    "unit_id", "unit", "station", "polling station", "polling_station", "precinct", "uik", "уик",
+    "wahlbezirk", "ward", "station_id", "precinct_id", "pec", "участок",
+)
+LEVEL_SYNONYMS = (
+    "region", "state", "oblast", "province", "county", "district", "constituency", "tik", "тик",
+    "регион", "land", "kreis", "gemeinde", "municipality", "okrug", "oik",
+)
+IGNORE_SYNONYMS = ("url", "link", "note", "notes", "comment", "name", "code")
+
+
+@dataclass
+class ContestMap:
+    """One contest's columns: its own counts (canonical → source) and its choices."""
+
+    name: str
+    counts: dict[str, str]
+    choices: dict[str, str]  # display name → source column
+
+
+@dataclass
+class Mapping:
+    """How a file's columns map to the canonical model."""
+
+    key: list[str]
+    hierarchy: list[tuple[str, str]]
+    counts: dict[str, str]
+    contests: list[ContestMap]
+    total_rows: list[dict[str, Any]] = field(default_factory=list)
+    percents: list[dict[str, Any]] = field(default_factory=list)
+    unit_type: dict[str, Any] = field(default_factory=dict)
+    unmapped: list[str] = field(default_factory=list)
+    long: dict[str, Any] = field(default_factory=dict)
+    drop_empty: bool = True
+    thousands: str | None = None
+    decimal: str | None = None
+    how: str = "auto"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The mapping for `inspect --json` and `findings.json` (canonical → source)."""
+        d: dict[str, Any] = {
+            "how": self.how,
+            "key": self.key,
+            "hierarchy": {lvl: src for lvl, src in self.hierarchy},
+            "counts": dict(self.counts),
+            "contests": [
+                {"name": c.name, "counts": c.counts, "choices": c.choices} for c in self.contests
+            ],
+            "unmapped": self.unmapped,
+        }
+        if self.total_rows:
+            d["total_rows"] = self.total_rows
+        if self.percents:
+            d["percents"] = self.percents
+        if self.long:
+            d["long"] = self.long
+        return d
+
+    def flat(self) -> dict[str, str]:
+        """canonical → source for the findings' `inputs[].mapping`."""
+        out = {f"key{i + 1}": k for i, k in enumerate(self.key)}
+        out.update({f"level:{lvl}": src for lvl, src in self.hierarchy})
+        out.update(self.counts)
+        for c in self.contests:
+            out.update({f"{c.name}:{k}": v for k, v in c.counts.items()})
+        return out
+
+
+def _find(spec: str, headers: list[str], used: set[str] | None = None) -> str | None:
+    """A header named exactly, or the first header matching a `re:` pattern."""
+    if spec.startswith("re:"):
+        rx = re.compile(spec[3:], re.IGNORECASE)
+        for h in headers:
+            if rx.search(h) and (used is None or h not in used):
+                return h
+        return None
+    return spec if spec in headers else None
+
+
+def _norm(h: str) -> str:
+    return re.sub(r"[\s_]+", " ", h.strip().lower())
+
+
+def _synonym(headers: list[str], names: tuple[str, ...], used: set[str]) -> str | None:
+    for h in headers:
+        if h in used:
+            continue
+        n = _norm(h)
+        if any(n == s or n.startswith(s + " ") or n.startswith(s + ",") for s in names):
+            return h
+    return None
+
+
+def _parse_overrides(overrides: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for o in overrides:
+        if "=" not in o:
+            raise InputError(f"--map {o!r}: expected canonical=source, e.g. registered=Electorate")
+        k, v = o.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _choice_columns(spec: dict[str, Any], headers: list[str], taken: set[str]) -> dict[str, str]:
+    rename: dict[str, str] = spec.get("rename", {})
+    ignore = set(spec.get("ignore", []))
+    out: dict[str, str] = {}
+    pat = spec.get("pattern")
+    if pat:
+        rx = re.compile(pat[3:] if pat.startswith("re:") else pat)
+        for h in headers:
+            if h in taken or h in ignore:
+                continue
+            mt = rx.search(h)
+            if mt:
+                name = mt.group(1) if mt.groups() else h
+                out[rename.get(h, name.strip())] = h
+    elif spec.get("columns"):
+        for h in spec["columns"]:
+            if h in headers:
+                out[rename.get(h, h)] = h
+    elif spec.get("rest", True):
+        for h in headers:
+            if h not in taken and h not in ignore and h != ROW:
+                out[rename.get(h, h)] = h
+    return out
+
+
+def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
+            path: str, numeric_headers: set[str] | None = None) -> Mapping:
+    """Map headers to the canonical model using the profile, `--map` options and synonyms."""
+    ov = _parse_overrides(overrides)
+    used: set[str] = set()
+    p = profile
+    counts: dict[str, str] = {}
+    key: list[str] = []
+    hierarchy: list[tuple[str, str]] = []
+    how = f"profile {p.name}" if p else "auto-detected by synonyms"
+
+    units = p.units if p else {}
+    for k in units.get("key", []):
+        h = _find(k, headers)
+        if h is None:
+            raise InputError(f"{path}: the profile's unit key column {k!r} is not in the header.")
+        key.append(h)
+    for lvl, src in units.get("hierarchy", {}).items():
+        h = _find(src, headers)
+        if h is not None:
+            hierarchy.append((lvl, h))
+    for canon, src in (p.columns if p else {}).items():
+        h = _find(src, headers, used)
+        if h is not None:
+            counts[canon] = h
+            used.add(h)
+    if p is None:
+        for canon, names in SYNONYMS.items():
+            h = _synonym(headers, names, used)
+            if h is not None and (numeric_headers is None or h in numeric_headers):
+                counts[canon] = h
+                used.add(h)
+        kh = _synonym(headers, KEY_SYNONYMS, used)
+        levels = [h for h in headers if _norm(h) in LEVEL_SYNONYMS and h not in used]
+        for h in levels:
+            hierarchy.append((_norm(h).replace(" ", "_"), h))
+        key = [h for _, h in hierarchy] + ([kh] if kh else [])
+    # --map overrides everything: canonical=source, or key=a,b / level:region=col / choice:X=col
+    for canon, src in ov.items():
+        if src not in headers:
+            raise InputError(
+                f"{path}: --map {canon}={src}: there is no column {src!r}; the columns are: "
+                + ", ".join(headers[:40])
+            )
+        if canon == "key":
+            key = [s for s in src.split(",") if s]
+        elif canon.startswith("level:"):
+            hierarchy = [(lvl, h) for lvl, h in hierarchy if lvl != canon[6:]]
+            hierarchy.append((canon[6:], src))
+        elif canon in COUNT_COLUMNS:
+            counts = {k: v for k, v in counts.items() if v != src}
+            counts[canon] = src
+        else:
+            raise InputError(
+                f"--map {canon}={src}: {canon!r} is not a canonical name; use one of "
+                + ", ".join(COUNT_COLUMNS) + ", key, level:NAME"
+            )
+    used = set(counts.values()) | set(key) | {h for _, h in hierarchy}
+
+    long = dict(p.long) if p and p.long else {}
+    contests: list[ContestMap] = []
+    ignore = set((p.choices if p else {}).get("ignore", []))
+    if p is None:
+        ignore |= {h for h in headers if _norm(h) in IGNORE_SYNONYMS}
+        if numeric_headers is not None:
+            ignore |= {h for h in headers if h not in numeric_headers}
+    percents = [dict(x) for x in (p.published.get("percent", []) if p else [])]
+    for pc in percents:
+        used.add(pc["column"])
+    unit_type = dict(units.get("unit_type", {}))
+    if unit_type.get("column"):
+        used.add(unit_type["column"])
+    if not long:
+        if p and p.contests:
+            for c in p.contests:
+                cc = {}
+                for canon, src in c.get("columns", {}).items():
+                    h = _find(src, headers, used)
+                    if h is not None:
+                        cc[canon] = h
+                        used.add(h)
+                spec = {"pattern": c["choices"], "rename": c.get("rename", {}),
+                        "ignore": list(ignore)}
+                contests.append(ContestMap(str(c["name"]), cc, _choice_columns(spec, headers, used)))
+        else:
+            spec = dict(p.choices) if p else {"rest": True}
+            spec["ignore"] = list(ignore)
+            name = str(units.get("contest", "all"))
+            contests.append(ContestMap(name, {}, _choice_columns(spec, headers, used)))
+    taken = used | {src for c in contests for src in c.choices.values()}
+    taken |= {src for c in contests for src in c.counts.values()}
+    taken |= {v for v in long.values() if isinstance(v, str)}
+    taken |= {x for v in long.values() if isinstance(v, list) for x in v}
+    unmapped = [h for h in headers if h not in taken]
+    pub = p.published if p else {}
+    read = p.read if p else {}
+    return Mapping(
+        key=key,
+        hierarchy=hierarchy,
+        counts=counts,
+        contests=contests,
+        total_rows=list(pub.get("total_rows", [])),
+        percents=percents,
+        unit_type=unit_type,
+        unmapped=unmapped,
+        long=long,
+        drop_empty=bool(units.get("drop_empty", True)),
+        thousands=read.get("thousands"),
+        decimal=read.get("decimal"),
+        how=how,
+    )

@@ -1,0 +1,359 @@
+"""Readers: turn a file of any supported format into a raw table of strings.
+
+Every reader returns a `RawTable`: a LazyFrame whose columns are all strings (so nothing is
+lost or guessed before the mapping is known) plus `__row`, the row number a person sees in the
+file (the header is row 1 for CSV; Excel's own row number for xlsx). Bad input raises
+`InputError` with a one-paragraph message naming the file, row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+ROW = "__row"
+SAMPLE_BYTES = 1 << 20
+
+
+class InputError(Exception):
+    """Input the user gave that cannot be read; the CLI turns it into exit code 2."""
+
+
+@dataclass
+class RawTable:
+    """A file read as strings, with where it came from and how it was read."""
+
+    path: str
+    frame: pl.LazyFrame
+    headers: list[str]
+    format: str
+    sha256: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    member: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, streamed."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def detect_format(path: Path) -> str:
+    """Format from the file name and its first bytes: csv, xlsx, parquet, json, zip, gz."""
+    name = path.name.lower()
+    with path.open("rb") as f:
+        head = f.read(8)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx" if name.endswith((".xlsx", ".xlsm")) else "zip"
+    if head.startswith(b"\x1f\x8b"):
+        return "gz"
+    if name.endswith(".json"):
+        return "json"
+    if name.endswith((".xlsx", ".xls", ".xlsm")):
+        return "xlsx"
+    if name.endswith(".parquet"):
+        return "parquet"
+    return "csv"
+
+
+def _decode_guess(sample: bytes, path: str) -> str:
+    """Encoding of a text sample: BOMs first, then UTF-8, then a statistical detector."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if not sample.strip():
+        raise InputError(f"{path}: the file is empty (no header, no rows).")
+    if b"\x00" in sample[:4096]:
+        # UTF-16 without BOM has a NUL in every other byte; anything else with NULs is binary.
+        even = sample[0:4096:2].count(b"\x00")
+        odd = sample[1:4096:2].count(b"\x00")
+        if odd > 0.4 * len(sample[1:4096:2]) and even == 0:
+            return "utf-16-le"
+        if even > 0.4 * len(sample[0:4096:2]) and odd == 0:
+            return "utf-16-be"
+        raise InputError(
+            f"{path}: this is a binary file, not a table of results (it contains NUL bytes "
+            "in its first 4 KiB). Give a CSV, XLSX, Parquet or NIST JSON file."
+        )
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        if exc.start > len(sample) - 4:  # a multi-byte character cut by the sample's end
+            return "utf-8"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(
+        sample[:200_000], cp_isolation=["cp1251", "cp1252", "latin_1", "koi8_r", "cp1250"]
+    ).best()
+    if best is None:
+        raise InputError(
+            f"{path}: cannot tell the text encoding (not UTF-8, cp1251, cp1252 or UTF-16). "
+            "Give it with --encoding."
+        )
+    enc = str(best.encoding)
+    if enc in ("cp1250", "latin_1", "iso8859_15"):
+        # Western European text decodes under several code pages; cp1252 is what Windows
+        # exports in practice, so it wins whenever it decodes the sample.
+        try:
+            sample[:200_000].decode("cp1252")
+            return "cp1252"
+        except UnicodeDecodeError:
+            pass
+    return enc
+
+
+def _sniff_delimiter(text_head: str, path: str) -> str:
+    lines = [ln for ln in text_head.splitlines()[:50] if ln.strip()]
+    if not lines:
+        raise InputError(f"{path}: the file is empty (no header, no rows).")
+    try:
+        d = csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in ",;\t|"}
+        d = max(counts, key=lambda k: counts[k])
+        if counts[d] == 0:
+            d = ","
+    return d
+
+
+def _check_not_html(text_head: str, path: str) -> None:
+    low = text_head.lstrip()[:512].lower()
+    if low.startswith(("<!doctype html", "<html", "<?xml", "<head", "<body")):
+        raise InputError(
+            f"{path}: this is a web page (HTML/XML), not a table of results; it was probably "
+            "saved from a browser instead of downloaded. Save the CSV/XLSX link itself."
+        )
+
+
+def _headers_check(headers: list[str], path: str) -> None:
+    seen: dict[str, int] = {}
+    for i, h in enumerate(headers, start=1):
+        if h in seen and h != "":
+            raise InputError(
+                f"{path}: row 1 (the header) names column {h!r} twice (columns {seen[h]} and "
+                f"{i}); a duplicated header makes the table ambiguous. Rename one of them."
+            )
+        seen[h] = i
+
+
+def _csv_from_bytes(data: bytes, path: str, encoding: str | None, delimiter: str | None,
+                    fmt: str, sha: str, member: str | None, skip_rows: int = 0) -> RawTable:
+    enc = encoding or _decode_guess(data[:SAMPLE_BYTES], path)
+    if enc in ("utf-8", "utf8", "utf-8-sig") and not skip_rows:
+        # Fast path: polars reads UTF-8 bytes itself; no decode/encode round trip.
+        body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+        head = body[:65536].decode("utf-8", errors="ignore")
+        _check_not_html(head[:4096], path)
+        d = delimiter or _sniff_delimiter(head, path)
+        first = next(csv.reader(io.StringIO(head), delimiter=d), [])
+        headers = [h.strip() for h in first]
+        _headers_check(headers, path)
+        try:
+            df = pl.read_csv(body, separator=d, infer_schema=False, has_header=True,
+                             truncate_ragged_lines=True)
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(
+                f"{path}: not a readable CSV table with delimiter {d!r}: {exc}"
+            ) from exc
+        return _finish_csv(df.lazy(), headers, path, enc, d, fmt, sha, member, skip_rows)
+    try:
+        text = data.decode(enc)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise InputError(
+            f"{path}: cannot decode the file as {enc} ({exc}). Give the right --encoding."
+        ) from exc
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return _csv_from_text(text, path, enc, delimiter, fmt, sha, member, skip_rows)
+
+
+def _csv_from_text(text: str, path: str, enc: str, delimiter: str | None, fmt: str, sha: str,
+                   member: str | None, skip_rows: int) -> RawTable:
+    _check_not_html(text[:4096], path)
+    if skip_rows:
+        text = "\n".join(text.splitlines()[skip_rows:]) + "\n"
+    d = delimiter or _sniff_delimiter(text[:65536], path)
+    first = next(csv.reader(io.StringIO(text[:65536]), delimiter=d), [])
+    headers = [h.strip() for h in first]
+    _headers_check(headers, path)
+    try:
+        df = pl.read_csv(
+            text.encode("utf-8"),
+            separator=d,
+            infer_schema=False,
+            has_header=True,
+            truncate_ragged_lines=True,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: not a readable CSV table with delimiter {d!r}: {exc}") from exc
+    return _finish_csv(df.lazy(), headers, path, enc, d, fmt, sha, member, skip_rows)
+
+
+def _finish_csv(lf: pl.LazyFrame, headers: list[str], path: str, enc: str, d: str, fmt: str,
+                sha: str, member: str | None, skip_rows: int) -> RawTable:
+    names = lf.collect_schema().names()
+    notes: list[str] = []
+    # Trailing empty columns (`;;;;;;` in German files) carry no header and no data: they are
+    # dropped by position, and the note says so.
+    drop = [n for n, h in zip(names, headers, strict=False) if h == ""]
+    drop += names[len(headers):]
+    rename = {n: h for n, h in zip(names, headers, strict=False) if n != h and h != ""}
+    if drop:
+        lf = lf.drop(drop)
+        notes.append(f"{len(drop)} columns with an empty header were ignored")
+    lf = lf.rename(rename) if rename else lf
+    headers = [h for h in headers if h != ""]
+    if len(headers) <= 1:
+        raise InputError(
+            f"{path}: row 1 has a single column {headers[0] if headers else ''!r} with "
+            f"delimiter {d!r}; the delimiter is probably wrong. Give it with --delimiter."
+        )
+    lf = lf.with_row_index(ROW, offset=2 + skip_rows).with_columns(pl.col(ROW).cast(pl.Int64))
+    return RawTable(path=path, frame=lf, headers=headers, format=fmt, sha256=sha, encoding=enc,
+                    delimiter=d, member=member, notes=notes)
+
+
+def read_csv(path: Path, encoding: str | None = None, delimiter: str | None = None,
+             skip_rows: int = 0) -> RawTable:
+    """A CSV file, plain (scanned lazily when UTF-8) or decoded from another encoding."""
+    sha = sha256_file(path)
+    with path.open("rb") as f:
+        sample = f.read(SAMPLE_BYTES)
+    enc = encoding or _decode_guess(sample, str(path))
+    if enc in ("utf-8", "utf8") and not skip_rows:
+        text_head = sample.decode("utf-8", errors="ignore")
+        _check_not_html(text_head[:4096], str(path))
+        d = delimiter or _sniff_delimiter(text_head[:65536], str(path))
+        first = next(csv.reader(io.StringIO(text_head[:65536]), delimiter=d), [])
+        headers = [h.strip() for h in first]
+        _headers_check(headers, str(path))
+        lf = pl.scan_csv(path, separator=d, infer_schema=False, truncate_ragged_lines=True)
+        return _finish_csv(lf, headers, str(path), enc, d, "csv", sha, None, 0)
+    return _csv_from_bytes(path.read_bytes(), str(path), enc, delimiter, "csv", sha, None,
+                           skip_rows)
+
+
+def read_zip(path: Path, member: str | None = None, encoding: str | None = None,
+             delimiter: str | None = None, skip_rows: int = 0) -> RawTable:
+    """The results table inside a zip: the named member, else the largest CSV."""
+    sha = sha256_file(path)
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{path}: not a readable zip archive ({exc}).") from exc
+    with zf:
+        names = [i for i in zf.infolist() if not i.is_dir()]
+        if member:
+            cands = [i for i in names if i.filename == member or i.filename.endswith(member)]
+        else:
+            cands = [i for i in names if i.filename.lower().endswith((".csv", ".txt"))]
+        if not cands:
+            listing = ", ".join(i.filename for i in names) or "nothing"
+            raise InputError(f"{path}: no CSV inside the zip (it holds {listing}).")
+        info = max(cands, key=lambda i: i.file_size)
+        data = zf.read(info)
+    raw = _csv_from_bytes(data, str(path), encoding, delimiter, "csv+zip", sha, info.filename,
+                          skip_rows)
+    raw.notes.append(f"read member {info.filename} of the zip")
+    return raw
+
+
+def read_gz(path: Path, encoding: str | None = None, delimiter: str | None = None,
+            skip_rows: int = 0) -> RawTable:
+    """A gzip-compressed CSV."""
+    sha = sha256_file(path)
+    try:
+        data = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{path}: not a readable gzip file ({exc}).") from exc
+    return _csv_from_bytes(data, str(path), encoding, delimiter, "csv+gz", sha, None, skip_rows)
+
+
+def read_xlsx(path: Path, sheet: str | int | None = None, skip_rows: int = 0) -> RawTable:
+    """An Excel sheet read as strings (so empty or mixed columns lose nothing)."""
+    import fastexcel
+
+    sha = sha256_file(path)
+    try:
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+        idx: str | int = 0 if sheet is None else sheet
+        if isinstance(idx, str) and idx.isdigit():
+            idx = int(idx)
+        if isinstance(idx, str) and idx not in names:
+            raise InputError(f"{path}: no sheet {idx!r}; the sheets are {', '.join(names)}.")
+        ws = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
+        df = ws.to_polars()
+    except InputError:
+        raise
+    except Exception as exc:  # fastexcel raises its own error types for broken files
+        raise InputError(
+            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc}). "
+            "The file may be truncated or not an .xlsx."
+        ) from exc
+    headers = [str(c) for c in df.columns]
+    _headers_check(headers, str(path))
+    df = df.with_columns(pl.all().cast(pl.String))
+    lf = df.lazy().with_row_index(ROW, offset=2 + skip_rows).with_columns(pl.col(ROW).cast(pl.Int64))
+    sheet_name = names[idx] if isinstance(idx, int) and idx < len(names) else str(idx)
+    return RawTable(path=str(path), frame=lf, headers=headers, format="xlsx", sha256=sha,
+                    sheet=sheet_name, notes=[f"sheet {sheet_name!r} of {', '.join(names)}"])
+
+
+def read_parquet(path: Path) -> RawTable:
+    """A Parquet file, scanned lazily; columns are cast to strings like every other format."""
+    sha = sha256_file(path)
+    try:
+        lf = pl.scan_parquet(path)
+        headers = lf.collect_schema().names()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc}).") from exc
+    _headers_check(headers, str(path))
+    # Numbers stay exact through the string round trip; this keeps one mapping path for all.
+    lf = lf.with_columns(pl.all().cast(pl.String)).with_row_index(ROW, offset=1)
+    lf = lf.with_columns(pl.col(ROW).cast(pl.Int64))
+    return RawTable(path=str(path), frame=lf, headers=headers, format="parquet", sha256=sha)
+
+
+def read_table(path: Path, *, encoding: str | None = None, delimiter: str | None = None,
+               sheet: str | None = None, member: str | None = None,
+               skip_rows: int = 0) -> RawTable:
+    """Read any supported tabular file into a raw string table."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file.")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file of results.")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the file is empty (0 bytes).")
+    fmt = detect_format(path)
+    if fmt == "parquet":
+        return read_parquet(path)
+    if fmt == "xlsx":
+        return read_xlsx(path, sheet, skip_rows)
+    if fmt == "zip":
+        return read_zip(path, member, encoding, delimiter, skip_rows)
+    if fmt == "gz":
+        return read_gz(path, encoding, delimiter, skip_rows)
+    if fmt == "json":
+        raise InputError(f"{path}: JSON input is read by the NIST reader (use read_input).")
+    if skip_rows or encoding not in (None, "utf-8", "utf8"):
+        return _csv_from_bytes(path.read_bytes(), str(path), encoding, delimiter, "csv",
+                               sha256_file(path), None, skip_rows)
+    return read_csv(path, encoding, delimiter)

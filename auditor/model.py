@@ -1,0 +1,230 @@
+"""The canonical model every check runs over: `units`, `votes`, `published`, `meta`.
+
+- `units`: one row per reporting unit per contest. Columns: `contest`, `unit_id`,
+  `source_file` (index into `meta`), `source_row` (line/row number in that file), the
+  hierarchy columns named in `hierarchy` (top-down, e.g. `region`, `tik`), optional
+  `unit_type` (home/abroad/postal/evoting/...), and the protocol counts that exist in this
+  election under the standard names of `COUNT_COLUMNS` (absent ones are absent, never zero).
+- `votes`: `contest`, `unit_id`, `choice`, `votes` (Int64, null where the cell was empty or
+  unreadable), optional breakdown columns (e.g. `election_day`, `absentee`), `source_row`.
+- `published`: figures the source itself states, kept apart because checking them is a check:
+  `contest`, `level` (hierarchy level or "total"/"unit"), `unit_id` (None for national),
+  `choice` (None for a unit-level measure), `measure` (one of `PUBLISHED_MEASURES` or a count
+  column name), `value` (Float64, NaN/inf kept), `base` (stated denominator or None),
+  `decimals` (printed decimals, for rounding tolerance), `source_file`, `source_row`.
+- `issues`: the INPUT problems found while reading (rejected rows, unreadable cells, fractions),
+  as a frame the INPUT checks turn into findings.
+
+All frames are polars LazyFrames; validation with pandera happens in `validate()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from auditor.findings import InputInfo
+    from auditor.profiles import Profile
+
+# Standard protocol count names, in protocol order. `ballots_cast` = ballots found in boxes
+# (valid + invalid [+ blank]); `voters` = voters who took part by signatures/list.
+COUNT_COLUMNS: tuple[str, ...] = (
+    "registered",
+    "registered_extra",
+    "ballots_received",
+    "ballots_issued",
+    "ballots_issued_early",
+    "ballots_issued_station",
+    "ballots_issued_outside",
+    "ballots_cancelled",
+    "ballots_mobile",
+    "ballots_stationary",
+    "ballots_lost",
+    "ballots_unaccounted",
+    "voters",
+    "voters_postal",
+    "voters_by_noon",
+    "voters_by_afternoon",
+    "ballots_cast",
+    "valid",
+    "invalid",
+    "blank",
+    "against_all",
+)
+
+PUBLISHED_MEASURES: tuple[str, ...] = ("votes", "percent", "seats", "turnout_percent")
+
+KEY_COLUMNS: tuple[str, ...] = ("contest", "unit_id")
+
+ISSUE_SCHEMA: dict[str, pl.DataType] = {
+    "code": pl.String(),
+    "source_file": pl.Int64(),
+    "source_row": pl.Int64(),
+    "column": pl.String(),
+    "value": pl.String(),
+    "unit_id": pl.String(),
+    "contest": pl.String(),
+    "rejected": pl.Boolean(),
+    "detail": pl.String(),
+}
+
+PUBLISHED_SCHEMA: dict[str, pl.DataType] = {
+    "contest": pl.String(),
+    "level": pl.String(),
+    "unit_id": pl.String(),
+    "choice": pl.String(),
+    "measure": pl.String(),
+    "value": pl.Float64(),
+    "base": pl.String(),
+    "decimals": pl.Int64(),
+    "source_file": pl.Int64(),
+    "source_row": pl.Int64(),
+}
+
+
+def empty_issues() -> pl.LazyFrame:
+    """An issues frame with no rows and the right schema."""
+    return pl.LazyFrame(schema=ISSUE_SCHEMA)
+
+
+def empty_published() -> pl.LazyFrame:
+    """A published frame with no rows and the right schema."""
+    return pl.LazyFrame(schema=PUBLISHED_SCHEMA)
+
+
+@dataclass
+class Model:
+    """One election release in canonical form (see the module docstring for the columns)."""
+
+    units: pl.LazyFrame
+    votes: pl.LazyFrame
+    published: pl.LazyFrame = field(default_factory=empty_published)
+    issues: pl.LazyFrame = field(default_factory=empty_issues)
+    hierarchy: list[str] = field(default_factory=list)
+    inputs: list[InputInfo] = field(default_factory=list)
+    profile: Profile | None = None
+    label: str | None = None
+    previous: list[Model] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    _schema_cache: dict[str, pl.Schema] = field(default_factory=dict, repr=False)
+
+    def unit_columns(self) -> set[str]:
+        """Column names of `units` (schema only, nothing is computed)."""
+        if "units" not in self._schema_cache:
+            self._schema_cache["units"] = self.units.collect_schema()
+        return set(self._schema_cache["units"].names())
+
+    def vote_columns(self) -> set[str]:
+        """Column names of `votes` (schema only)."""
+        if "votes" not in self._schema_cache:
+            self._schema_cache["votes"] = self.votes.collect_schema()
+        return set(self._schema_cache["votes"].names())
+
+    def counts(self) -> list[str]:
+        """The standard protocol counts present in this election, in protocol order."""
+        cols = self.unit_columns()
+        return [c for c in COUNT_COLUMNS if c in cols]
+
+    @property
+    def region(self) -> str | None:
+        """The top hierarchy level (used to compare units with their neighbours)."""
+        return self.hierarchy[0] if self.hierarchy else None
+
+    @property
+    def district(self) -> str | None:
+        """The lowest hierarchy level above the unit, the closest neighbours."""
+        return self.hierarchy[-1] if self.hierarchy else None
+
+    def rule(self, name: str, default: Any = None) -> Any:
+        """An election rule from the profile (threshold, seats, method, …) or an option."""
+        if name in self.options and self.options[name] is not None:
+            return self.options[name]
+        if self.profile is not None:
+            return self.profile.rules.get(name, default)
+        return default
+
+    def choice_totals(self) -> pl.LazyFrame:
+        """Votes per contest and choice over all units (nulls ignored)."""
+        return (
+            self.votes.group_by("contest", "choice")
+            .agg(pl.col("votes").sum())
+            .sort("contest", "choice")
+        )
+
+    def unit_sums(self) -> pl.LazyFrame:
+        """Per unit: sum of votes over choices, and how many choice cells were empty."""
+        return self.votes.group_by("contest", "unit_id").agg(
+            pl.col("votes").sum().alias("choices_sum"),
+            pl.col("votes").null_count().alias("choices_missing"),
+            pl.len().alias("n_choices"),
+        )
+
+
+def validate(model: Model) -> pl.DataFrame:
+    """Validate the canonical frames with pandera; return failure cases as INPUT issues.
+
+    Validation failures become findings, never exceptions: each failure case becomes an
+    `INPUT` issue row (negative counts are `INPUT005`, other schema failures `INPUT001`).
+    """
+    import pandera.polars as pa  # heavy import, kept off the start-up path
+
+    counts = model.counts()
+    schema = pa.DataFrameSchema(
+        {
+            "contest": pa.Column(str, nullable=False),
+            "unit_id": pa.Column(str, nullable=False),
+            **{
+                c: pa.Column(pl.Int64, checks=pa.Check.ge(0), nullable=True, required=False)
+                for c in counts
+            },
+        },
+        strict=False,
+    )
+    vote_schema = pa.DataFrameSchema(
+        {
+            "contest": pa.Column(str, nullable=False),
+            "unit_id": pa.Column(str, nullable=False),
+            "choice": pa.Column(str, nullable=False),
+            "votes": pa.Column(pl.Int64, checks=pa.Check.ge(0), nullable=True),
+        },
+        strict=False,
+    )
+    rows: list[dict[str, Any]] = []
+    for name, frame, sch, cols in (
+        ("units", model.units, schema, ["contest", "unit_id", "source_row", *counts]),
+        ("votes", model.votes, vote_schema, ["contest", "unit_id", "choice", "votes"]),
+    ):
+        # Only rows that can fail are handed to pandera, so that validating a million clean
+        # stations costs one filter, not a row-wise pass.
+        present = [c for c in cols if c in frame.collect_schema().names()]
+        numeric = [c for c in present if c in (*counts, "votes")]
+        suspect = frame.select(present)
+        if numeric:
+            suspect = suspect.filter(pl.any_horizontal([pl.col(c) < 0 for c in numeric]))
+        bad = suspect.collect()
+        if bad.height == 0:
+            continue
+        try:
+            sch.validate(bad, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            fc = exc.failure_cases
+            for r in fc.iter_rows(named=True):
+                idx = r.get("index")
+                row = bad.row(int(idx), named=True) if idx is not None else {}
+                rows.append(
+                    {
+                        "code": "INPUT005" if "greater_than" in str(r["check"]) else "INPUT001",
+                        "source_file": None,
+                        "source_row": row.get("source_row"),
+                        "column": r["column"] if name == "units" else row.get("choice"),
+                        "value": str(r["failure_case"]),
+                        "unit_id": row.get("unit_id"),
+                        "contest": row.get("contest"),
+                        "rejected": False,
+                        "detail": f"{name}: {r['check']}",
+                    }
+                )
+    return pl.DataFrame(rows, schema=ISSUE_SCHEMA)

@@ -1,0 +1,179 @@
+"""Properties of seat allocation, checked against naive reference implementations.
+
+The references below are written independently of ``auditor.seats``: they list every
+quotient (divisor methods) or every quota (Hare) as a ``Fraction`` and sort, with the
+documented tie-break (more votes, then name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from fractions import Fraction
+from math import floor
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from auditor.seats import METHODS, Method, allocate, seat_sensitivity
+
+DIVISORS = ("dhondt", "sainte_lague", "sainte_lague_modified")
+NAMES = ["A", "B", "C", "D", "E", "F", "G", "H", "Ж", "against all", "a", "b"]
+
+
+def ref_divisor(method: str, k: int) -> Fraction:
+    if method == "dhondt":
+        return Fraction(k + 1)
+    if method == "sainte_lague_modified" and k == 0:
+        return Fraction(14, 10)
+    return Fraction(2 * k + 1)
+
+
+def reference(
+    votes: Mapping[str, int],
+    seats: int,
+    method: str,
+    threshold: float,
+    base: int | None,
+    exclude: Collection[str],
+) -> dict[str, int]:
+    base = sum(votes.values()) if base is None else base
+    t = Fraction(str(threshold))
+    ok = [
+        n for n, v in votes.items() if n not in exclude and v > 0 and Fraction(v, base) >= t
+    ]
+    out = dict.fromkeys(votes, 0)
+    if not ok or seats == 0:
+        return out
+    if method == "hare":
+        total = sum(votes[n] for n in ok)
+        quotas = {n: Fraction(votes[n] * seats, total) for n in ok}
+        for n in ok:
+            out[n] = floor(quotas[n])
+        left = seats - sum(out.values())
+        ranked = sorted(ok, key=lambda n: (-(quotas[n] - floor(quotas[n])), -votes[n], n))
+        for n in ranked[:left]:
+            out[n] += 1
+        return out
+    quotients = [
+        (votes[n] / ref_divisor(method, k), votes[n], n) for n in ok for k in range(seats)
+    ]
+    quotients.sort(key=lambda q: (-q[0], -q[1], q[2]))
+    for _, _, n in quotients[:seats]:
+        out[n] += 1
+    return out
+
+
+@st.composite
+def elections(draw: st.DrawFn, max_votes: int = 10**6, max_seats: int = 40) -> dict[str, object]:
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=8, unique=True))
+    # A common unit times small integers makes exact ties (equal quotients) frequent.
+    unit = draw(st.sampled_from([1, 1, 7, 1000, 99_991]))
+    votes = {n: unit * draw(st.integers(0, max(max_votes // unit, 1))) for n in names}
+    with_base = draw(st.booleans())
+    return {
+        "votes": votes,
+        "seats": draw(st.integers(0, max_seats)),
+        "method": draw(st.sampled_from(METHODS)),
+        "threshold": draw(st.sampled_from([0.0, 0.0, 0.03, 0.05, 0.07, 0.25])),
+        "threshold_base": sum(votes.values()) + draw(st.integers(0, 500)) if with_base else None,
+        "exclude": draw(st.sets(st.sampled_from(names), max_size=2)),
+    }
+
+
+def seats_of(e: dict[str, object], **change: object) -> dict[str, int]:
+    return {a.choice: a.seats for a in allocate(**{**e, **change})}  # type: ignore[arg-type]
+
+
+@settings(max_examples=400, deadline=None)
+@given(elections())
+def test_matches_reference(e: dict[str, object]) -> None:
+    assert seats_of(e) == reference(**e)  # type: ignore[arg-type]
+
+
+@settings(max_examples=100, deadline=None)
+@given(elections(max_votes=10**12, max_seats=300))
+def test_matches_reference_large(e: dict[str, object]) -> None:
+    assert seats_of(e) == reference(**e)  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(elections(), st.randoms(use_true_random=False))
+def test_input_order_does_not_matter(e: dict[str, object], rnd: object) -> None:
+    votes = e["votes"]
+    assert isinstance(votes, dict)
+    items = list(votes.items())
+    rnd.shuffle(items)  # type: ignore[attr-defined]
+    assert allocate(**e) == allocate(**{**e, "votes": dict(items)})  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(elections())
+def test_all_seats_given_when_anyone_is_eligible(e: dict[str, object]) -> None:
+    result = allocate(**e)  # type: ignore[arg-type]
+    total = sum(a.seats for a in result)
+    assert total == (e["seats"] if any(a.eligible for a in result) else 0)
+    assert all(a.seats == 0 for a in result if not a.eligible)
+    keys = [(-a.seats, -a.votes, a.choice) for a in result]
+    assert keys == sorted(keys)
+
+
+@settings(max_examples=300, deadline=None)
+@given(elections(), st.sampled_from(DIVISORS))
+def test_divisor_methods_are_house_monotone(e: dict[str, object], method: Method) -> None:
+    # No Alabama paradox: one more seat in the house never costs a party a seat.
+    before = seats_of(e, method=method)
+    after = seats_of(e, method=method, seats=int(e["seats"]) + 1)  # type: ignore[call-overload]
+    assert all(after[n] >= before[n] for n in before)
+    assert sum(after.values()) - sum(before.values()) in (0, 1)
+
+
+def moved(e: dict[str, object], name: str, delta: int) -> dict[str, int]:
+    """Seats after adding ``delta`` votes to ``name`` from outside (the base moves too)."""
+    votes = dict(e["votes"])  # type: ignore[call-overload]
+    votes[name] += delta
+    base = e["threshold_base"]
+    new_base = None if base is None else int(base) + delta  # type: ignore[call-overload]
+    return seats_of(e, votes=votes, threshold_base=new_base)
+
+
+def eligible_after(e: dict[str, object], name: str, delta: int) -> bool:
+    votes = dict(e["votes"])  # type: ignore[call-overload]
+    votes[name] += delta
+    base = e["threshold_base"]
+    new_base = None if base is None else int(base) + delta  # type: ignore[call-overload]
+    result = allocate(**{**e, "votes": votes, "threshold_base": new_base})  # type: ignore[arg-type]
+    return next(a.eligible for a in result if a.choice == name)
+
+
+SCAN = 400  # below this, check every smaller change too (global minimality)
+
+
+@settings(max_examples=250, deadline=None)
+@given(elections(max_votes=300, max_seats=12))
+def test_sensitivity_is_the_smallest_change(e: dict[str, object]) -> None:
+    for s in seat_sensitivity(**e):  # type: ignore[arg-type]
+        name, now = s.choice, s.seats
+        assert now == seats_of(e)[name]
+        if s.votes_to_gain_seat is not None:
+            g = s.votes_to_gain_seat
+            assert moved(e, name, g)[name] > now
+            tried = range(1, g) if g <= SCAN else [g - 1]
+            assert all(moved(e, name, x)[name] <= now for x in tried if x >= 1)
+        elif name not in e["exclude"]:  # type: ignore[operator]
+            # Only a full house makes a seat impossible to gain.
+            assert now == e["seats"]
+        if s.votes_to_lose_seat is not None:
+            lose = s.votes_to_lose_seat
+            assert 1 <= lose <= s.votes
+            assert moved(e, name, -lose)[name] < now
+            assert all(moved(e, name, -y)[name] >= now for y in range(1, lose))
+        else:
+            assert now == 0
+        if s.votes_to_pass_threshold is not None:
+            p = s.votes_to_pass_threshold
+            assert not s.eligible and eligible_after(e, name, p)
+            assert p == 1 or not eligible_after(e, name, p - 1)
+        if s.votes_to_fail_threshold is not None:
+            f = s.votes_to_fail_threshold
+            assert s.eligible and not eligible_after(e, name, -f)
+            assert f == 1 or eligible_after(e, name, -(f - 1))
