@@ -11,7 +11,8 @@
   `contest`, `level` (hierarchy level or "total"/"unit"), `unit_id` (None for national),
   `choice` (None for a unit-level measure), `measure` (one of `PUBLISHED_MEASURES` or a count
   column name), `value` (Float64, NaN/inf kept), `base` (stated denominator or None),
-  `decimals` (printed decimals, for rounding tolerance), `source_file`, `source_row`.
+  `decimals` (printed decimals, for rounding tolerance), `source_file`, `source_row`,
+  `field` (the source column a unit-level published figure came from).
 - `issues`: the INPUT problems found while reading (rejected rows, unreadable cells, fractions),
   as a frame the INPUT checks turn into findings.
 
@@ -82,6 +83,7 @@ PUBLISHED_SCHEMA: dict[str, pl.DataType] = {
     "decimals": pl.Int64(),
     "source_file": pl.Int64(),
     "source_row": pl.Int64(),
+    "field": pl.String(),
 }
 
 

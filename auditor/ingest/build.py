@@ -310,7 +310,7 @@ def _published_wide(lf: pl.LazyFrame, mp: Mapping, file_idx: int) -> pl.LazyFram
             pl.lit(file_idx, pl.Int64).alias("source_file"), pl.col(ROW).alias("source_row"),
             pl.lit(col).alias("field"),
         ).filter(pl.col("value").is_not_null() | clean_text(col).is_not_null()))
-    schema = {**PUBLISHED_SCHEMA, "field": pl.String()}
+    schema = PUBLISHED_SCHEMA
     if not parts:
         return pl.LazyFrame(schema=schema)
     return pl.concat([p.select(list(schema)).cast(schema) for p in parts])
@@ -370,7 +370,7 @@ def _build_long(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         pl.col("choice").alias("value"), pl.col("unit_id"), pl.col("contest"),
         pl.lit(False).alias("rejected"), pl.col("__n").cast(pl.String).alias("detail"),
     ))
-    schema = {**PUBLISHED_SCHEMA, "field": pl.String()}
+    schema = PUBLISHED_SCHEMA
     level_col = lg.get("total_level")
     published = lf.filter(pl.col("__total")).select(
         pl.col("contest"),
