@@ -316,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     from auditor.profiles import ProfileError
 
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        # Without standalone mode, click returns the code of a `typer.Exit` instead of raising.
+        if isinstance(rv, int):
+            return rv
     except SystemExit as exc:
         return int(exc.code or 0)
     except typer.Exit as exc:
@@ -324,12 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, ProfileError, UsageError) as exc:
         _err(str(exc))
         return 2
+    except typer.Abort:
+        return 130
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            return 130
-        if isinstance(exc, click.exceptions.ClickException):
+        # Typer's bundled click raises its usage errors with `exit_code` and `show()`.
+        if hasattr(exc, "show") and getattr(exc, "exit_code", None) == 2:
             exc.show()
             return 2
         if os.environ.get("AUDITOR_DEBUG"):

@@ -151,8 +151,8 @@ def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Findin
                 observed=_as_float(r.get("observed")),
                 expected=_as_float(r.get("expected")),
                 delta=_as_float(r.get("delta")),
-                p_value=_as_float(r.get("p_value")),  # type: ignore[arg-type]
-                q_value=_as_float(r.get("q_value")),  # type: ignore[arg-type]
+                p_value=_as_float(r.get("p_value")),
+                q_value=_as_float(r.get("q_value")),
                 votes_affected=None if va is None else round(float(va)),
                 source_file=None if src_file is None else str(src_file),
                 source_row=None if src_row is None else int(src_row),

@@ -60,7 +60,7 @@ PUBLISHED_MEASURES: tuple[str, ...] = ("votes", "percent", "seats", "turnout_per
 
 KEY_COLUMNS: tuple[str, ...] = ("contest", "unit_id")
 
-ISSUE_SCHEMA: dict[str, pl.DataType] = {
+ISSUE_SCHEMA: pl.Schema = pl.Schema({
     "code": pl.String(),
     "source_file": pl.Int64(),
     "source_row": pl.Int64(),
@@ -70,9 +70,9 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
     "contest": pl.String(),
     "rejected": pl.Boolean(),
     "detail": pl.String(),
-}
+})
 
-PUBLISHED_SCHEMA: dict[str, pl.DataType] = {
+PUBLISHED_SCHEMA: pl.Schema = pl.Schema({
     "contest": pl.String(),
     "level": pl.String(),
     "unit_id": pl.String(),
@@ -84,7 +84,7 @@ PUBLISHED_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.Int64(),
     "source_row": pl.Int64(),
     "field": pl.String(),
-}
+})
 
 
 def empty_issues() -> pl.LazyFrame:
