@@ -133,6 +133,7 @@ def audit(
     lang: Annotated[str, typer.Option(help="Report language: en|ru.")] = "en",
     title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
     timestamp: Annotated[bool, typer.Option(help="Write the run time into the outputs.")] = False,
+    timings: Annotated[bool, typer.Option(help="Write per-check seconds into the outputs.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Audit one release of an election and write findings (JSON, CSV) and the HTML report.
@@ -160,6 +161,7 @@ def audit(
         from datetime import UTC, datetime
 
         run.timestamp = datetime.now(UTC).isoformat(timespec="seconds")
+    run.include_timings = timings or timestamp
     out_dir = out or Path("reports") / Path(inputs[0]).name.split(".")[0]
     written = write_outputs(run, out_dir, formats, lang=lang)
     if not quiet:

@@ -169,6 +169,9 @@ class AuditRun:
     figures: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     timestamp: str | None = None
+    # Per-check seconds vary from run to run; they are written only when asked (`--timings`)
+    # so that by default the same input gives byte-identical outputs.
+    include_timings: bool = False
 
     def counts_by_severity(self) -> dict[str, int]:
         """Number of findings per severity, all three keys present."""
@@ -201,7 +204,10 @@ class AuditRun:
             "counts": self.counts_by_severity(),
             "counts_by_family": self.counts_by_family(),
             "summary": self.summary,
-            "checks": [asdict(c) | {"seconds": round(c.seconds, 4)} for c in self.checks],
+            "checks": [
+                asdict(c) | {"seconds": round(c.seconds, 4) if self.include_timings else None}
+                for c in self.checks
+            ],
             "findings": [f.to_dict() for f in sorted(self.findings, key=Finding.sort_key)],
             "figures": self.figures,
         }
@@ -219,7 +225,8 @@ class AuditRun:
             i = {k: v for k, v in i.items() if k != "balanced"}
             i["notes"] = tuple(i.get("notes", ()))
             inputs.append(InputInfo(**i))
-        checks = [CheckStatus(**c) for c in doc.get("checks", [])]
+        checks = [CheckStatus(**(c | {"seconds": c.get("seconds") or 0.0}))
+                  for c in doc.get("checks", [])]
         findings = [Finding(**f) for f in doc["findings"]]
         return cls(
             tool_version=doc.get("tool_version", "?"),
@@ -231,6 +238,7 @@ class AuditRun:
             figures=doc.get("figures", {}),
             summary=doc.get("summary", {}),
             timestamp=doc.get("timestamp"),
+            include_timings=any(c.get("seconds") is not None for c in doc.get("checks", [])),
         )
 
 

@@ -33,10 +33,10 @@ def reference(
     seats: int,
     method: str,
     threshold: float,
-    base: int | None,
+    threshold_base: int | None,
     exclude: Collection[str],
 ) -> dict[str, int]:
-    base = sum(votes.values()) if base is None else base
+    base = sum(votes.values()) if threshold_base is None else threshold_base
     t = Fraction(str(threshold))
     ok = [
         n for n, v in votes.items() if n not in exclude and v > 0 and Fraction(v, base) >= t
