@@ -1,0 +1,1 @@
+"""Peer implementations measured beside auditor: what a data journalist would write."""

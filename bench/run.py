@@ -1,0 +1,267 @@
+"""`make bench`: time auditor against baselines measured in the same run, print ratios.
+
+Every case times auditor and one or more baselines on the same file in the same process run:
+(a) a plain polars read of the file, (b) the pandas peer script a data journalist would
+write (`bench/peers/pandas_checks.py`), (c) a plain polars query of the same checks, and for
+STAT001 (d) the per-station loop of the published notebooks (`bench/peers/stat_loop.py`).
+In-process figures are min and median of ≥ 5 runs; whole-process figures (a user typing the
+command, imports included) likewise, with the peak RSS of the child process.
+Results go to the terminal and to `bench/latest.json`. Nothing here is asserted: it measures.
+
+`python -m bench.run` (quick: real files, synthetic 100k and 1M); `--full` adds 10M stations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+PY = sys.executable
+AUDITOR = [PY, "-m", "auditor.cli"]
+RUNS = 5
+EXACT = ["INPUT", "ARITH", "PCT", "AGG"]
+
+
+def timed(fn: Callable[[], Any], runs: int = RUNS) -> tuple[float, float]:
+    """Min and median seconds of `runs` calls."""
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts), statistics.median(ts)
+
+
+def proc(cmd: list[str], runs: int = RUNS) -> tuple[float, float, float]:
+    """Min and median wall seconds and peak RSS (MiB) of a whole process."""
+    ts, rss = [], 0.0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                             cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)
+        ts.append(time.perf_counter() - t0)
+        err = p.stderr.read().decode() if p.stderr else ""
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
+        rss = max(rss, usage.ru_maxrss / 1024)
+    return min(ts), statistics.median(ts), rss
+
+
+def read_plain(path: Path) -> pl.DataFrame:
+    """Baseline (a): the plainest polars read of the same file."""
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as z:
+            info = max(z.infolist(), key=lambda i: i.file_size)
+            return pl.read_csv(z.read(info), separator=_sep(path), infer_schema=False)
+    return pl.read_csv(path, infer_schema=False, separator=_sep(path))
+
+
+def _sep(path: Path) -> str:
+    return ";" if "ew24" in path.name else ","
+
+
+def audit_inprocess(path: Path, only: list[str]) -> Any:
+    """Ingest + prepare + the given checks, in process."""
+    from auditor.engine import audit, prepare
+    from auditor.ingest import load
+
+    m = prepare(load([path]))
+    return audit(m, only=only)
+
+
+def materialised(path: Path) -> Any:
+    """The model of a file with its frames collected (to time checks alone)."""
+    from auditor.engine import prepare
+    from auditor.ingest import load
+
+    m = prepare(load([path]))
+    m.units = m.units.collect().lazy()
+    m.votes = m.votes.collect().lazy()
+    m.issues = m.issues.collect().lazy()
+    m.published = m.published.collect().lazy()
+    return m
+
+
+def row(name: str, rows: int, t: tuple[float, ...], base_name: str,
+        b: tuple[float, ...], rss: float | None = None) -> dict[str, Any]:
+    """One result line: auditor's min/median, the baseline's, the ratio of minima."""
+    return {"case": name, "rows": rows, "seconds_min": round(t[0], 4),
+            "seconds_median": round(t[1], 4), "baseline": base_name,
+            "baseline_min": round(b[0], 4), "baseline_median": round(b[1], 4),
+            "ratio": round(t[0] / b[0], 3) if b[0] else None,
+            "peak_rss_mib": None if rss is None else round(rss, 1)}
+
+
+def real_cases(out: list[dict[str, Any]]) -> None:
+    """Russia 2018 and Germany EU 2024: in-process and whole-process ratios."""
+    ru = DATA / "ru_shpilkin_kobak" / "2018.csv.zip"
+    eu = DATA / "de_ew24_wahlbezirke" / "ew24_wbz.zip"
+    for label, path in (("ru2018", ru), ("de_ew24", eu)):
+        if not path.exists():
+            print(f"skip {label}: {path} absent", file=sys.stderr)
+            continue
+        n = read_plain(path).height
+        base = timed(lambda p=path: read_plain(p))
+        out.append(row(f"{label} ingest+exact (in-process)", n,
+                       timed(lambda p=path: audit_inprocess(p, EXACT)), "polars read", base))
+        m = materialised(path)
+        from auditor.engine import audit
+
+        out.append(row(f"{label} exact checks on loaded model", n,
+                       timed(lambda mm=m: audit(mm, only=EXACT)), "polars read", base))
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [*AUDITOR, "audit", str(path), "--format", "json", "--skip", "STAT", "-q",
+                   "--fail-on", "never", "--out", tmp]
+            t = proc(cmd)
+            if label == "ru2018":
+                peer = [PY, "-m", "bench.peers.pandas_checks", str(path),
+                        "--registered", "Число избирателей, включенных в список избирателей",
+                        "--valid", "Число действительных избирательных бюллетеней",
+                        "--invalid", "Число недействительных избирательных бюллетеней",
+                        "--choices-from", 15, "--drop", "url"]
+                peer = [str(x) for x in peer]
+                pb = proc(peer)
+                out.append(row(f"{label} whole process audit --skip STAT", n, t,
+                               "pandas peer (whole process)", pb, t[2]))
+            else:
+                out.append(row(f"{label} whole process audit --skip STAT", n, t,
+                               "polars read (in-process)", base, t[2]))
+        if label == "ru2018":
+            stat_case(out, m, n, base)
+
+
+def stat_case(out: list[dict[str, Any]], m: Any, n: int, base: tuple[float, float]) -> None:
+    """STAT001 with 1,000 replications vs the read and vs the per-station loop."""
+    from auditor.registry import load_catalogue
+
+    cat = load_catalogue()
+    if "STAT001" not in cat:
+        print("skip STAT001: not in the catalogue", file=sys.stderr)
+        return
+    from auditor.engine import audit
+
+    m.options = {**m.options, "reps": 1000, "seed": 0}
+    t = timed(lambda: audit(m, only=["STAT001"]), runs=3)
+    out.append(row("ru2018 STAT001 1000 reps (in-process)", n, t, "polars read", base))
+
+
+    from bench.peers.stat_loop import integer_null_loop
+
+    u = m.units.select("registered", "valid", "invalid").collect().drop_nulls()
+    cast = (u["valid"] + u["invalid"]).to_numpy()
+    reg = u["registered"].to_numpy()
+    keep = (reg >= 100) & (cast < reg)
+    t0 = time.perf_counter()
+    integer_null_loop(cast[keep], reg[keep], 1000)
+    loop = time.perf_counter() - t0
+    out.append(row("ru2018 STAT001 1000 reps (in-process)", n, t,
+                   "per-station loop (1 run)", (loop, loop)))
+
+
+
+def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> None:
+    """Synthetic elections as CSV and Parquet: whole-process audit vs peers."""
+    from fixtures.synth import generate
+
+    for n in sizes:
+        df = generate(n, seed=1)
+        csv_p, pq_p = tmp / f"synth{n}.csv", tmp / f"synth{n}.parquet"
+        df.write_csv(csv_p)
+        df.write_parquet(pq_p)
+        del df
+        runs = RUNS if n <= 1_000_000 else 1
+        for p in ((csv_p, pq_p) if n <= 1_000_000 else (pq_p,)):
+            kind = p.suffix[1:]
+            o = tmp / f"out{n}{kind}"
+            skip = ["--skip", "STAT"] if n > 1_000_000 else []
+            cmd = [*AUDITOR, "audit", str(p), "--format", "json", "-q", "--fail-on", "never",
+                   "--out", str(o), *skip]
+            t = proc(cmd, runs)
+            peer_pl = [PY, "-m", "bench.peers.polars_checks", str(p)]
+            b = proc(peer_pl, runs)
+            label = f"synthetic {n:,} {kind} whole audit{' --skip STAT' if skip else ''}"
+            out.append(row(label, n, t, "polars peer query (whole process)", b, t[2]))
+            if n <= 1_000_000:
+                peer_pd = [PY, "-m", "bench.peers.pandas_checks", str(p), "--registered",
+                           "registered", "--valid", "valid", "--invalid", "invalid", "--cast",
+                           "ballots_cast", "--choices-from", "7"]
+                pb = proc(peer_pd, runs)
+                out.append(row(label, n, t, "pandas peer (whole process)", pb, t[2]))
+            if n == 1_000_000 and kind == "csv":
+                html_case(out, p, tmp)
+
+
+def html_case(out: list[dict[str, Any]], path: Path, tmp: Path) -> None:
+    """The HTML report of the 1M-station run: size and whole-process time."""
+    o = tmp / "html1m"
+    cmd = [*AUDITOR, "audit", str(path), "--format", "html", "-q", "--fail-on", "never",
+           "--out", str(o)]
+    try:
+        t = proc(cmd, 1)
+    except RuntimeError as exc:
+        print(f"skip html: {exc}", file=sys.stderr)
+        return
+    size = (o / "report.html").stat().st_size if (o / "report.html").exists() else 0
+    out.append({"case": "synthetic 1,000,000 csv audit with HTML report", "rows": 1_000_000,
+                "seconds_min": round(t[0], 3), "seconds_median": round(t[1], 3),
+                "baseline": None, "ratio": None, "peak_rss_mib": round(t[2], 1),
+                "report_bytes": size})
+
+
+def demo_case(out: list[dict[str, Any]]) -> None:
+    """The bundled demo end to end, as `make demo` runs it."""
+    t = proc([PY, "-m", "fixtures.demo"], 3)
+    out.append({"case": "demo end to end (python -m fixtures.demo)", "rows": None,
+                "seconds_min": round(t[0], 3), "seconds_median": round(t[1], 3),
+                "baseline": None, "ratio": None, "peak_rss_mib": round(t[2], 1)})
+
+
+def main(argv: list[str]) -> int:
+    """Run the benchmark cases and print/write the table."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--full", action="store_true", help="add the 10M-station tier")
+    ap.add_argument("--only", default="", help="real,synthetic,demo")
+    a = ap.parse_args(argv)
+    parts = set(a.only.split(",")) if a.only else {"real", "synthetic", "demo"}
+    out: list[dict[str, Any]] = []
+    if "real" in parts:
+        real_cases(out)
+    if "synthetic" in parts:
+        with tempfile.TemporaryDirectory() as tmp:
+            sizes = [100_000, 1_000_000] + ([10_000_000] if a.full else [])
+            synthetic_cases(out, sizes, Path(tmp))
+    if "demo" in parts:
+        demo_case(out)
+    print(f"{'case':<58} {'rows':>10} {'min s':>8} {'med s':>8} {'baseline':<36} "
+          f"{'base s':>8} {'ratio':>7} {'RSS MiB':>8}")
+    for r in out:
+        print(f"{r['case']:<58} {r['rows'] or '':>10} {r['seconds_min']:>8} "
+              f"{r['seconds_median']:>8} {r.get('baseline') or '':<36} "
+              f"{r.get('baseline_min') or '':>8} {r.get('ratio') or '':>7} "
+              f"{r.get('peak_rss_mib') or '':>8}")
+    doc = {"python": sys.version.split()[0], "polars": pl.__version__, "cpus": os.cpu_count(),
+           "cases": out}
+    (ROOT / "bench" / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
