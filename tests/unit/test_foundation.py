@@ -10,7 +10,14 @@ import pytest
 
 from auditor.cli import exit_code_for, main
 from auditor.engine import audit, not_applicable_reason, prepare
-from auditor.findings import AuditRun, Finding, dumps_csv, dumps_json, fingerprint_of, neutralise_cell
+from auditor.findings import (
+    AuditRun,
+    Finding,
+    dumps_csv,
+    dumps_json,
+    fingerprint_of,
+    neutralise_cell,
+)
 from auditor.ingest import LoadOptions, load
 from auditor.model import Model
 from auditor.registry import REGISTRY, load_catalogue
