@@ -255,14 +255,32 @@ def audit(
     )
 
 
-def prepare(m: Model) -> Model:
-    """Validate the model with its pandera schemas and add the failures to `issues`."""
+# Up to this many model rows the frames are computed once and held in memory, so that each
+# check reads them instead of re-reading and re-parsing the source file; above it they stay
+# lazy and every check streams from the source (memory stays bounded for 10M stations).
+MATERIALISE_MAX_ROWS = 3_000_000
+
+
+def materialise(m: Model) -> Model:
+    """Compute the model's frames once (one shared scan) and keep them in memory."""
+    units, votes, issues, published = pl.collect_all([m.units, m.votes, m.issues, m.published])
+    m.units, m.votes = units.lazy(), votes.lazy()
+    m.issues, m.published = issues.lazy(), published.lazy()
+    m._schema_cache.clear()
+    return m
+
+
+def prepare(m: Model, materialise_max: int = MATERIALISE_MAX_ROWS) -> Model:
+    """Make a loaded model ready for checks: materialise it when small enough, validate it
+    with its pandera schemas and add the failures to `issues`; the same for earlier releases."""
     from auditor.model import ISSUE_SCHEMA, validate
 
+    if sum(i.rows_in_model for i in m.inputs) <= materialise_max:
+        materialise(m)
     extra = validate(m)
     if extra.height:
         m.issues = pl.concat([m.issues.cast(ISSUE_SCHEMA), extra.lazy().cast(ISSUE_SCHEMA)])
     for p in m.previous:
         if p is not m:
-            prepare(p)
+            prepare(p, materialise_max)
     return m
