@@ -157,6 +157,10 @@ def audit(
     prepare(m)
     run = run_audit(m, only=only.split(","), skip=skip.split(","), progress=_progress(quiet),
                     title=title)
+    from auditor.report.figures import figure_data  # polars only: no plotly on this path
+
+    run.figures = figure_data(m) | run.figures  # a check's own figure data win
+    run.summary.setdefault("options", {k: m.options[k] for k in ("alpha", "seed", "reps")})
     if timestamp:
         from datetime import UTC, datetime
 

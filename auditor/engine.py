@@ -61,7 +61,7 @@ def _fmt_value(v: Any) -> Any:
 
 def format_message(template: str, row: dict[str, Any]) -> str:
     """Fill a message template with a row's fields; never fails (falls back to the raw row)."""
-    if "message" in row and row["message"]:
+    if row.get("message"):
         return str(row["message"])
     if not template:
         return ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)

@@ -116,7 +116,9 @@ def _problem(
         raise SeatAllocationError(f"seats must be a non-negative integer, got {seats!r}")
     for name, v in votes.items():
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise SeatAllocationError(f"votes for {name!r} must be a non-negative integer, got {v!r}")
+            raise SeatAllocationError(
+                f"votes for {name!r} must be a non-negative integer, got {v!r}"
+            )
     if not isfinite(threshold) or not 0 <= threshold < 1:
         raise SeatAllocationError(f"threshold must be a fraction in [0, 1), got {threshold!r}")
     total = sum(votes.values())

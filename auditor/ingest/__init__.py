@@ -16,6 +16,12 @@ import polars as pl
 from auditor.findings import InputInfo
 from auditor.ingest.build import Parts, build, numeric_headers
 from auditor.ingest.mapping import Mapping, resolve
+from auditor.ingest.published import (
+    PUBLISHED_HOW,
+    build_published,
+    is_published_table,
+    with_sidecars,
+)
 from auditor.ingest.readers import InputError, RawTable, detect_format, read_table
 from auditor.model import Model, empty_issues
 from auditor.profiles import Profile, detect_profile, load_profile
@@ -82,8 +88,14 @@ def read_raw(path: Path, opts: LoadOptions) -> tuple[RawTable, Profile | None, s
 def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
     """Read, map and build one input."""
     raw, prof, why = read_raw(path, opts)
+    if is_published_table(raw.headers):  # what a portal printed (auditor/ingest/published.py)
+        return _load_published(raw, path, file_idx)
     nums = None if prof is not None else numeric_headers(raw)
     mp = resolve(raw.headers, prof, list(opts.overrides), str(path), nums)
+    if not mp.hierarchy and raw.hierarchy:
+        # The format itself knows the hierarchy (NIST GpUnit nesting).
+        mp.hierarchy = list(raw.hierarchy)
+        mp.unmapped = [h for h in mp.unmapped if h not in {src for _, src in raw.hierarchy}]
     if not mp.long and not any(c.choices for c in mp.contests) and not mp.counts:
         raise InputError(
             f"{path}: no column could be read as counts (registered voters, ballots, votes "
@@ -112,12 +124,29 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
     return Loaded(raw, prof, why, mp, parts, info)
 
 
+def _load_published(raw: RawTable, path: Path, file_idx: int) -> Loaded:
+    """A published-figures table: every row goes to `published` (or is rejected)."""
+    parts = build_published(raw, file_idx)
+    c = parts.counters
+    info = InputInfo(
+        path=str(path), sha256=raw.sha256, format=f"{raw.format} (published figures)",
+        encoding=raw.encoding, rows_read=c["rows_read"], rows_in_model=c["rows_in_model"],
+        rows_published=c["rows_published"], rows_rejected=c["rows_rejected"],
+        delimiter=raw.delimiter, notes=tuple(raw.notes + parts.notes),
+    )
+    return Loaded(raw, None, PUBLISHED_HOW, Mapping([], [], {}, [], how=PUBLISHED_HOW), parts,
+                  info)
+
+
 def load(paths: list[Path], opts: LoadOptions | None = None, label: str | None = None) -> Model:
     """Load one or more inputs of the same election into one model."""
     opts = opts or LoadOptions()
+    paths = with_sidecars(list(paths))
     loaded = [load_one(p, opts, i) for i, p in enumerate(paths)]
-    profile = loaded[0].profile
-    hier = loaded[0].parts.hierarchy
+    # A published-figures table has no profile or hierarchy: take them from the results file.
+    main = next((x for x in loaded if x.mapping.how != PUBLISHED_HOW), loaded[0])
+    profile = main.profile
+    hier = main.parts.hierarchy
     if len(loaded) == 1:
         p = loaded[0].parts
         units, votes, published, issues = p.units, p.votes, p.published, p.issues

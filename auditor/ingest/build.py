@@ -4,18 +4,23 @@ Every row of the raw table ends in exactly one place: the model (`units`/`votes`
 published figures (totals rows), or the rejected rows (`issues` with `rejected = true`).
 Cells that cannot be read as counts stay visible as `INPUT` issues; nothing is capped,
 zero-filled or dropped silently.
+
+The wide builder parses the table once and keeps the parsed body (ids, hierarchy, counts as
+Int64) in memory; `units`, `votes`, `published` and `issues` are lazy frames over it. Left
+lazy over the raw strings, every check re-parsed every cell (the 2018 Russian file took 3×
+longer to load and each check paid it again); the kept body is about the size of the counts
+themselves (8 bytes a cell), so a 1M-station table stays within a few GB.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from auditor.ingest.mapping import Mapping
-from auditor.ingest.readers import ROW, RawTable
+from auditor.ingest.readers import ROW, InputError, RawTable
 from auditor.model import ISSUE_SCHEMA, PUBLISHED_SCHEMA
 
 INT_TOL = 1e-9
@@ -44,8 +49,10 @@ def clean_text(col: str) -> pl.Expr:
 
 def parse_float(col: str, thousands: str | None = None, decimal: str | None = None) -> pl.Expr:
     """A string cell parsed as a float (null when empty or unreadable; inf/NaN kept)."""
-    s = clean_text(col)
+    # An empty or blank cell casts to null by itself: no when/then pass over every cell.
+    s = pl.col(col).str.strip_chars()
     if thousands:
+        # Only a cell shaped like `1.413.000` loses its separators; `1.5` stays a fraction.
         s = pl.when(s.str.contains(_THOUSANDS_RX[thousands])).then(
             s.str.replace_all(thousands, "", literal=True)
         ).otherwise(s)
@@ -56,15 +63,16 @@ def parse_float(col: str, thousands: str | None = None, decimal: str | None = No
 
 def as_count(f: pl.Expr) -> pl.Expr:
     """A parsed float as an integer count when it is within 1e-9 of an integer, else null."""
-    ok = f.is_finite() & ((f - f.round(0)).abs() <= INT_TOL)
-    return pl.when(ok).then(f.round(0).cast(pl.Int64)).otherwise(None)
+    r = f.round(0)
+    # inf - inf is NaN, which fails the comparison: non-finite values become null too.
+    return pl.when((f - r).abs() <= INT_TOL).then(r.cast(pl.Int64)).otherwise(None)
 
 
 def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: int,
                  contest: str | None, required: bool) -> pl.LazyFrame:
     """INPUT issues of one numeric column: unreadable, non-finite, fractional, missing."""
     raw = clean_text(src)
-    code = (
+    code: Any = (
         pl.when(raw.is_not_null() & f.is_null()).then(pl.lit("INPUT001"))
         .when(f.is_not_null() & ~f.is_finite()).then(pl.lit("INPUT001"))
         .when(f.is_finite() & ((f - f.round(0)).abs() > INT_TOL)).then(pl.lit("INPUT004"))
@@ -72,8 +80,10 @@ def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: i
     if required:
         code = code.when(raw.is_null()).then(pl.lit("INPUT006"))
     code = code.otherwise(None)
+    # Cheap superset of the problem cells first, so the code expression runs on few rows.
+    suspect = f.is_null() | ~f.is_finite() | (f != f.round(0))
     return (
-        lf.select(
+        lf.filter(suspect.fill_null(True)).select(
             code.alias("code"),
             pl.lit(file_idx, pl.Int64).alias("source_file"),
             pl.col(ROW).alias("source_row"),
@@ -88,40 +98,123 @@ def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: i
     )
 
 
-def _unit_id_expr(key: list[str]) -> pl.Expr:
+def _unit_id_expr(key: list[str], fill: dict[str, str] | None = None) -> pl.Expr:
+    """`unit_id`: key cells joined by `/`; an empty key cell takes its `key_fill` column."""
     if not key:
         return pl.concat_str(pl.lit("row "), pl.col(ROW).cast(pl.String))
-    parts = [clean_text(k).fill_null("") for k in key]
+    fill = fill or {}
+    parts = [
+        (pl.coalesce(clean_text(k), clean_text(fill[k])) if k in fill else clean_text(k))
+        .fill_null("")
+        for k in key
+    ]
     return pl.concat_str(parts, separator="/")
 
 
-def _total_rows_expr(rules: list[dict[str, Any]]) -> pl.Expr | None:
-    exprs = []
+def _total_conds(rules: list[dict[str, Any]]) -> list[tuple[pl.Expr, str]]:
+    out: list[tuple[pl.Expr, str]] = []
     for r in rules:
         col = r["column"]
+        level = str(r.get("level", "total"))
         if "values" in r:
-            exprs.append(clean_text(col).is_in([str(v) for v in r["values"]]))
+            out.append((clean_text(col).is_in([str(v) for v in r["values"]]).fill_null(False),
+                        level))
         if "regex" in r:
-            exprs.append(clean_text(col).str.contains(r["regex"]).fill_null(False))
+            out.append((clean_text(col).str.contains(r["regex"]).fill_null(False), level))
         if r.get("empty"):
-            exprs.append(clean_text(col).is_null())
-    if not exprs:
+            out.append((clean_text(col).is_null(), level))
+    return out
+
+
+def _total_rows_expr(rules: list[dict[str, Any]]) -> pl.Expr | None:
+    conds = _total_conds(rules)
+    if not conds:
         return None
-    return pl.any_horizontal(exprs).fill_null(False)
+    return pl.any_horizontal([c for c, _ in conds]).fill_null(False)
+
+
+def _total_level_expr(rules: list[dict[str, Any]], column: str | None = None) -> pl.Expr:
+    """The level a published total row is at: its rule's `level`, or a level column."""
+    if column:
+        return clean_text(column).fill_null("total")
+    conds = _total_conds(rules)
+    if not conds:
+        return pl.lit("total")
+    e: Any = pl.when(conds[0][0]).then(pl.lit(conds[0][1]))
+    for c, lvl in conds[1:]:
+        e = e.when(c).then(pl.lit(lvl))
+    return e.otherwise(pl.lit("total"))  # type: ignore[no-any-return]
+
+
+def hierarchy_exprs(mp: Mapping) -> list[tuple[str, pl.Expr]]:
+    """The value of each hierarchy level per row.
+
+    A level may be made of several columns (joined by `/`), and with `hierarchy_paths` each
+    level's value starts with its parents' values, so that two TIKs of the same name in two
+    regions, or Kreis `01` of two Länder, stay two groups.
+    """
+    out: list[tuple[str, pl.Expr]] = []
+    acc: list[str] = []
+    for lvl, src in mp.hierarchy:
+        cols = mp.hier_cols.get(lvl, [src])
+        acc = [*acc, *cols] if mp.hierarchy_paths else cols
+        if len(acc) == 1:
+            out.append((lvl, clean_text(acc[0])))
+            continue
+        parts = [clean_text(c) for c in acc]
+        joined = pl.concat_str([x.fill_null("") for x in parts], separator="/")
+        out.append((lvl, pl.when(pl.any_horizontal([x.is_not_null() for x in parts]))
+                    .then(joined).otherwise(None)))
+    return out
+
+
+def _published_unit_id(level: pl.Expr, mp: Mapping) -> pl.Expr:
+    """A total row's `unit_id`: the name of its hierarchy unit when its level is one."""
+    if not mp.hierarchy:
+        return pl.col("unit_id")
+    e: Any = pl
+    for lvl, expr in hierarchy_exprs(mp):
+        e = e.when(level == lvl).then(pl.coalesce(expr, pl.col("unit_id")))
+    return e.otherwise(pl.col("unit_id"))  # type: ignore[no-any-return]
+
+
+def _text_columns(lf: pl.LazyFrame, numeric: dict[str, str]) -> pl.LazyFrame:
+    """Per numeric column: how many cells were read as numbers, and how many are not empty."""
+    exprs = [pl.col(name).is_not_null().sum().alias(f"ok{i}") for i, name in enumerate(numeric)]
+    return lf.select(exprs) if exprs else pl.LazyFrame({"none": [0]})
+
+
+def _raise_text_columns(df: pl.DataFrame, lf: pl.LazyFrame, numeric: dict[str, str],
+                        path: str) -> None:
+    """A count column whose every non-empty cell is text means a wrong mapping: exit 2."""
+    if "none" in df.columns:
+        return
+    r = df.row(0, named=True)
+    for i, src in enumerate(numeric.values()):
+        if r[f"ok{i}"]:
+            continue  # only a column with no number at all needs a closer look
+        full = lf.filter(clean_text(src).is_not_null()).select(ROW, src).collect()
+        if full.height:
+            first = full.head(1)
+            raise InputError(
+                f"{path}: column {src!r} should hold counts but none of its {full.height:,} "
+                f"non-empty cells is a number (first at row {first[ROW][0]}: "
+                f"{first[src][0].strip()!r}). The column is probably mapped wrongly: choose "
+                "another profile with --profile or map the columns with --map canonical=source."
+            )
 
 
 def _unit_type_expr(spec: dict[str, Any]) -> pl.Expr | None:
+    if spec.get("value"):
+        return pl.lit(str(spec["value"]))
     if spec.get("column") and spec.get("map"):
         m = {str(k): str(v) for k, v in spec["map"].items()}
         return clean_text(spec["column"]).replace_strict(m, default=spec.get("default", "regular"))
     if spec.get("rules"):
         e: Any = pl
-        first = True
         for r in spec["rules"]:
             cond = clean_text(r["column"]).str.contains(r["regex"]).fill_null(False)
-            e = e.when(cond).then(pl.lit(r["type"])) if first else e.when(cond).then(
-                pl.lit(r["type"]))
-            first = False
+            e = e.when(cond).then(pl.lit(r["type"]))
         return e.otherwise(pl.lit(spec.get("default", "regular")))  # type: ignore[no-any-return]
     return None
 
@@ -129,13 +222,15 @@ def _unit_type_expr(spec: dict[str, Any]) -> pl.Expr | None:
 def build(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     """Canonical frames from a raw table (wide or long shape, as the mapping says)."""
     if mp.long:
-        return _build_long(raw, mp, file_idx)
+        from auditor.ingest.long import build_long  # the long shape lives in its own module
+
+        return build_long(raw, mp, file_idx)
     return _build_wide(raw, mp, file_idx)
 
 
 def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     th, dec = mp.thousands, mp.decimal
-    lf = raw.frame.with_columns(_unit_id_expr(mp.key).alias("unit_id"))
+    lf = raw.frame.with_columns(_unit_id_expr(mp.key, mp.key_fill).alias("unit_id"))
     numeric: dict[str, str] = {}  # internal name → source
     for canon, src in mp.counts.items():
         numeric[f"c::{canon}"] = src
@@ -156,54 +251,53 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         (tot if tot is not None else pl.lit(False)).alias("__total"),
         has_data.alias("__has_data"),
     )
+    # The one pass over the raw table: every cell is parsed once here, and the issues,
+    # totals, counters and the canonical frames below are all computed from this frame.
+    lf_df = lf.collect()
+    lf = lf_df.lazy()
     keep = ~pl.col("__total") & (pl.col("__has_data") | pl.lit(not mp.drop_empty))
-    body = lf.filter(keep)
+    n_keep = lf_df.select(keep.sum()).item()
+    # A filter that keeps every row would still copy the table: skip it then.
+    body_df = lf_df if n_keep == lf_df.height else lf_df.filter(keep)
     # Duplicated keys: every copy stays in the model under a distinct id and is reported.
-    dup_n = pl.col("unit_id").cum_count().over("unit_id")
-    body = body.with_columns(
-        pl.len().over("unit_id").alias("__dups"),
-        pl.when(dup_n > 1).then(pl.concat_str(pl.col("unit_id"), pl.lit("#"), dup_n.cast(pl.String)))
-        .otherwise(pl.col("unit_id")).alias("unit_id"),
-    ) if mp.key else body.with_columns(pl.lit(1, pl.UInt32).alias("__dups"))
+    if mp.key and body_df["unit_id"].is_duplicated().any():
+        dup_n = pl.col("unit_id").cum_count().over("unit_id")
+        body_df = body_df.with_columns(
+            pl.len().over("unit_id").alias("__dups"),
+            pl.when(dup_n > 1)
+            .then(pl.concat_str(pl.col("unit_id"), pl.lit("#"), dup_n.cast(pl.String)))
+            .otherwise(pl.col("unit_id")).alias("unit_id"),
+        )
+    else:
+        body_df = body_df.with_columns(pl.lit(1, pl.UInt32).alias("__dups"))
+    body = body_df.lazy()
     hier = [lvl for lvl, _ in mp.hierarchy]
-    hier_exprs = [clean_text(src).alias(lvl) for lvl, src in mp.hierarchy]
     ut = _unit_type_expr(mp.unit_type)
     base_cols = [
         pl.lit(file_idx, pl.Int64).alias("source_file"),
         pl.col(ROW).alias("source_row"),
         pl.col("unit_id"),
-        *hier_exprs,
+        *[e.alias(lvl) for lvl, e in hierarchy_exprs(mp)],
+        *([ut.alias("unit_type")] if ut is not None else []),
     ]
-    if ut is not None:
-        base_cols.append(ut.alias("unit_type"))
-    units_parts, votes_parts, issue_parts = [], [], []
+    base_names = ["source_file", "source_row", "unit_id", *hier,
+                  *(["unit_type"] if ut is not None else [])]
+    # The parsed body (ids, hierarchy, counts as Int64) is kept; units and votes are lazy
+    # views of it, and the raw strings are freed when this function returns.
+    base_q = body.select(*base_cols, *[as_count(pl.col(n)).alias(n) for n in numeric])
+    issue_parts: list[pl.LazyFrame] = []
     for ci, c in enumerate(mp.contests):
-        cols = [pl.lit(c.name).alias("contest"), *base_cols]
         counts = {**mp.counts, **c.counts}
-        for canon in counts:
-            name = f"k{ci}::{canon}" if canon in c.counts else f"c::{canon}"
-            cols.append(as_count(pl.col(name)).alias(canon))
-        units_parts.append(body.select(cols))
-        choice_names = list(c.choices)
-        if choice_names:
-            v = body.select(
-                pl.lit(c.name).alias("contest"),
-                pl.col("unit_id"),
-                pl.col(ROW).alias("source_row"),
-                *[as_count(pl.col(f"v{ci}::{j}")).alias(ch) for j, ch in enumerate(choice_names)],
-            ).unpivot(index=["contest", "unit_id", "source_row"], on=choice_names,
-                      variable_name="choice", value_name="votes")
-            votes_parts.append(v.select("contest", "unit_id", "choice", "votes", "source_row"))
         for canon in counts:
             name = f"k{ci}::{canon}" if canon in c.counts else f"c::{canon}"
             if ci > 0 and canon not in c.counts:
                 continue  # shared columns are checked once
+            req = mp.required is None or canon in mp.required
             issue_parts.append(_issue_frame(body, counts[canon], canon, pl.col(name), file_idx,
-                                            c.name, required=True))
-        for j, ch in enumerate(choice_names):
+                                            c.name, required=req))
+        for j, ch in enumerate(c.choices):
             issue_parts.append(_issue_frame(body, c.choices[ch], ch, pl.col(f"v{ci}::{j}"),
                                             file_idx, c.name, required=False))
-    # Duplicated keys and rejected (empty) rows.
     if mp.key:
         issue_parts.append(
             body.filter(pl.col("__dups") > 1).select(
@@ -221,10 +315,40 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
                 pl.col(ROW).alias("source_row"), pl.lit(None, pl.String).alias("column"),
                 pl.lit(None, pl.String).alias("value"), pl.col("unit_id"),
                 pl.lit(None, pl.String).alias("contest"), pl.lit(True).alias("rejected"),
-                pl.lit(None, pl.String).alias("detail"),
+                pl.lit(mp.empty_detail, pl.String).alias("detail"),
             )
         )
-    published = _published_wide(lf, mp, file_idx)
+    issues_q = pl.concat([p.select(list(ISSUE_SCHEMA)).cast(ISSUE_SCHEMA) for p in issue_parts]) \
+        if issue_parts else pl.LazyFrame(schema=ISSUE_SCHEMA)
+    counter = lf.select(
+        pl.len().alias("rows_read"),
+        pl.col("__total").sum().alias("rows_published"),
+        (~pl.col("__total") & ~pl.col("__has_data")).sum().alias("rows_empty"),
+    )
+    base_df, issues_df, pub_df, cdf, ndf, tdf = pl.collect_all(
+        [base_q, issues_q, _published_wide(lf, mp, file_idx), counter,
+         _number_notes(lf, numeric, th), _text_columns(lf, numeric)])
+    _raise_text_columns(tdf, lf, numeric, raw.path)
+    base = base_df.lazy()
+    units_parts, votes_parts = [], []
+    for ci, c in enumerate(mp.contests):
+        counts = {**mp.counts, **c.counts}
+        cols = [pl.lit(c.name).alias("contest"), *[pl.col(x) for x in base_names]]
+        for canon in counts:
+            name = f"k{ci}::{canon}" if canon in c.counts else f"c::{canon}"
+            cols.append(pl.col(name).alias(canon))
+        units_parts.append(base.select(cols))
+        choice_names = list(c.choices)
+        if choice_names:
+            # Unpivot on internal names: a party called `choice` or `votes` must not collide.
+            internal = {f"v{ci}::{j}": ch for j, ch in enumerate(choice_names)}
+            v = base.select(
+                pl.lit(c.name).alias("contest"), pl.col("unit_id"), pl.col("source_row"),
+                *[pl.col(n) for n in internal],
+            ).unpivot(index=["contest", "unit_id", "source_row"], on=list(internal),
+                      variable_name="choice", value_name="votes")
+            v = v.with_columns(pl.col("choice").replace_strict(internal, return_dtype=pl.String))
+            votes_parts.append(v.select("contest", "unit_id", "choice", "votes", "source_row"))
     units = pl.concat(units_parts, how="diagonal_relaxed") if units_parts else pl.LazyFrame()
     votes = (
         pl.concat(votes_parts)
@@ -232,15 +356,6 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         else pl.LazyFrame(schema={"contest": pl.String, "unit_id": pl.String, "choice": pl.String,
                                   "votes": pl.Int64, "source_row": pl.Int64})
     )
-    issues = pl.concat([p.select(list(ISSUE_SCHEMA)).cast(ISSUE_SCHEMA) for p in issue_parts]) \
-        if issue_parts else pl.LazyFrame(schema=ISSUE_SCHEMA)
-    counter = lf.select(
-        pl.len().alias("rows_read"),
-        pl.col("__total").sum().alias("rows_published"),
-        (~pl.col("__total") & ~pl.col("__has_data")).sum().alias("rows_empty"),
-    )
-    notes_q = _number_notes(lf, numeric, th)
-    cdf, ndf = pl.collect_all([counter, notes_q])
     cnt = cdf.row(0, named=True)
     rejected = int(cnt["rows_empty"]) if mp.drop_empty else 0
     counters = {
@@ -257,7 +372,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     if th and n.get("thousands"):
         notes.append(f"{n['thousands']:,} cells with {th!r} thousands separators were read as "
                      "integers")
-    return Parts(units, votes, published, issues, hier, counters, notes)
+    return Parts(units, votes, pub_df.lazy(), issues_df.lazy(), hier, counters, notes)
 
 
 def _number_notes(lf: pl.LazyFrame, numeric: dict[str, str], th: str | None) -> pl.LazyFrame:
@@ -269,8 +384,13 @@ def _number_notes(lf: pl.LazyFrame, numeric: dict[str, str], th: str | None) -> 
     )
     cols = [near.alias("near_int")]
     if th:
+        # A cell holding the separator that was read as a whole number of 1,000 or more had
+        # its separators removed (a literal search: no second regex pass over every cell).
+        by_src = {src: name for name, src in numeric.items()}
         cols.append(pl.sum_horizontal(
-            [clean_text(s).str.contains(_THOUSANDS_RX[th]).sum() for s in set(numeric.values())]
+            [(pl.col(src).str.contains(th, literal=True) & (pl.col(name).abs() >= 1000)
+              & (pl.col(name) == pl.col(name).round(0))).sum()
+             for src, name in by_src.items()]
         ).alias("thousands"))
     else:
         cols.append(pl.lit(0).alias("thousands"))
@@ -279,7 +399,9 @@ def _number_notes(lf: pl.LazyFrame, numeric: dict[str, str], th: str | None) -> 
 
 def _published_wide(lf: pl.LazyFrame, mp: Mapping, file_idx: int) -> pl.LazyFrame:
     parts: list[pl.LazyFrame] = []
-    tot = lf.filter(pl.col("__total"))
+    level = _total_level_expr(mp.total_rows)
+    tot = lf.filter(pl.col("__total")).with_columns(level.alias("__level"))
+    tot = tot.with_columns(_published_unit_id(pl.col("__level"), mp).alias("__pub_id"))
     for ci, c in enumerate(mp.contests):
         fields: dict[str, tuple[str | None, str]] = {}  # internal col → (choice, measure)
         for canon in {**mp.counts, **c.counts}:
@@ -289,8 +411,8 @@ def _published_wide(lf: pl.LazyFrame, mp: Mapping, file_idx: int) -> pl.LazyFram
             fields[f"v{ci}::{j}"] = (ch, "votes")
         for name, (choice, measure) in fields.items():
             parts.append(tot.select(
-                pl.lit(c.name).alias("contest"), pl.lit("total").alias("level"),
-                pl.col("unit_id"), pl.lit(choice, pl.String).alias("choice"),
+                pl.lit(c.name).alias("contest"), pl.col("__level").alias("level"),
+                pl.col("__pub_id").alias("unit_id"), pl.lit(choice, pl.String).alias("choice"),
                 pl.lit(measure).alias("measure"), pl.col(name).alias("value"),
                 pl.lit(None, pl.String).alias("base"), pl.lit(None, pl.Int64).alias("decimals"),
                 pl.lit(file_idx, pl.Int64).alias("source_file"), pl.col(ROW).alias("source_row"),
@@ -299,7 +421,8 @@ def _published_wide(lf: pl.LazyFrame, mp: Mapping, file_idx: int) -> pl.LazyFram
     body = lf.filter(~pl.col("__total"))
     for pc in mp.percents:
         col = pc["column"]
-        parts.append(body.select(
+        # Filter before the select: the source column is gone afterwards.
+        parts.append(body.filter(clean_text(col).is_not_null()).select(
             pl.lit(pc.get("contest", mp.contests[0].name if mp.contests else "all")).alias("contest"),
             pl.lit("unit").alias("level"), pl.col("unit_id"),
             pl.lit(pc.get("choice"), pl.String).alias("choice"),
@@ -309,91 +432,11 @@ def _published_wide(lf: pl.LazyFrame, mp: Mapping, file_idx: int) -> pl.LazyFram
             pl.lit(pc.get("decimals"), pl.Int64).alias("decimals"),
             pl.lit(file_idx, pl.Int64).alias("source_file"), pl.col(ROW).alias("source_row"),
             pl.lit(col).alias("field"),
-        ).filter(pl.col("value").is_not_null() | clean_text(col).is_not_null()))
+        ))
     schema = PUBLISHED_SCHEMA
     if not parts:
         return pl.LazyFrame(schema=schema)
     return pl.concat([p.select(list(schema)).cast(schema) for p in parts])
-
-
-def _build_long(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
-    lg = mp.long
-    headers = raw.headers
-    unit_cols = [c for c in lg.get("unit", []) if c in headers]
-    contest_cols = [c for c in lg.get("contest", []) if c in headers]
-    choice_cols = [c for c in lg.get("choice", []) if c in headers]
-    votes_col = lg.get("votes", "votes")
-    breakdown = [c for c in lg.get("breakdown", []) if c in headers]
-    th, dec = mp.thousands, mp.decimal
-    lf = raw.frame.with_columns(
-        _unit_id_expr(unit_cols).alias("unit_id"),
-        (pl.concat_str([clean_text(c).fill_null("") for c in contest_cols], separator=" ")
-         .str.strip_chars() if contest_cols else pl.lit("all")).alias("contest"),
-        pl.concat_str([clean_text(c).fill_null("") for c in choice_cols], separator=" · ")
-        .str.strip_chars(" ·").alias("choice"),
-        parse_float(votes_col, th, dec).alias("__votes"),
-        *[parse_float(b, th, dec).alias(f"__b::{b}") for b in breakdown],
-    )
-    tot = _total_rows_expr(mp.total_rows)
-    has_data = pl.any_horizontal([pl.col("__votes").is_not_null()]
-                                 + [pl.col(f"__b::{b}").is_not_null() for b in breakdown])
-    lf = lf.with_columns((tot if tot is not None else pl.lit(False)).alias("__total"),
-                         has_data.alias("__has_data"))
-    body = lf.filter(~pl.col("__total") & pl.col("__has_data"))
-    hier = [lvl for lvl, _ in mp.hierarchy]
-    votes = body.select(
-        "contest", "unit_id", "choice", as_count(pl.col("__votes")).alias("votes"),
-        *[as_count(pl.col(f"__b::{b}")).alias(b) for b in breakdown],
-        pl.col(ROW).alias("source_row"),
-    )
-    units = body.group_by("contest", "unit_id").agg(
-        pl.lit(file_idx, pl.Int64).alias("source_file"),
-        pl.col(ROW).min().alias("source_row"),
-        *[clean_text(src).first().alias(lvl) for lvl, src in mp.hierarchy],
-    )
-    issue_parts = [
-        _issue_frame(body, votes_col, "votes", pl.col("__votes"), file_idx, None, True)
-        .with_columns(pl.lit(None, pl.String).alias("contest")),
-        *[_issue_frame(body, b, b, pl.col(f"__b::{b}"), file_idx, None, False) for b in breakdown],
-        lf.filter(~pl.col("__total") & ~pl.col("__has_data")).select(
-            pl.lit("INPUT002").alias("code"), pl.lit(file_idx, pl.Int64).alias("source_file"),
-            pl.col(ROW).alias("source_row"), pl.lit(None, pl.String).alias("column"),
-            pl.lit(None, pl.String).alias("value"), pl.col("unit_id"), pl.col("contest"),
-            pl.lit(True).alias("rejected"), pl.lit(None, pl.String).alias("detail"),
-        ),
-    ]
-    # Duplicated (unit, contest, choice) rows would be summed by any roll-up: report them.
-    dup = body.with_columns(pl.len().over("contest", "unit_id", "choice").alias("__n"))
-    issue_parts.append(dup.filter(pl.col("__n") > 1).select(
-        pl.lit("INPUT003").alias("code"), pl.lit(file_idx, pl.Int64).alias("source_file"),
-        pl.col(ROW).alias("source_row"), pl.lit("unit, contest, choice").alias("column"),
-        pl.col("choice").alias("value"), pl.col("unit_id"), pl.col("contest"),
-        pl.lit(False).alias("rejected"), pl.col("__n").cast(pl.String).alias("detail"),
-    ))
-    schema = PUBLISHED_SCHEMA
-    level_col = lg.get("total_level")
-    published = lf.filter(pl.col("__total")).select(
-        pl.col("contest"),
-        (clean_text(level_col) if level_col else pl.lit("total")).alias("level"),
-        pl.col("unit_id"), pl.col("choice"), pl.lit("votes").alias("measure"),
-        pl.col("__votes").alias("value"), pl.lit(None, pl.String).alias("base"),
-        pl.lit(None, pl.Int64).alias("decimals"), pl.lit(file_idx, pl.Int64).alias("source_file"),
-        pl.col(ROW).alias("source_row"), pl.lit(None, pl.String).alias("field"),
-    ).cast(schema)
-    counter = lf.select(
-        pl.len().alias("rows_read"),
-        pl.col("__total").sum().alias("rows_published"),
-        (~pl.col("__total") & ~pl.col("__has_data")).sum().alias("rows_empty"),
-    ).collect().row(0, named=True)
-    counters = {
-        "rows_read": int(counter["rows_read"]),
-        "rows_published": int(counter["rows_published"]),
-        "rows_rejected": int(counter["rows_empty"]),
-        "rows_in_model": int(counter["rows_read"]) - int(counter["rows_published"])
-        - int(counter["rows_empty"]),
-    }
-    issues = pl.concat([p.select(list(ISSUE_SCHEMA)).cast(ISSUE_SCHEMA) for p in issue_parts])
-    return Parts(units, votes, published, issues, hier, counters, [])
 
 
 def numeric_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:

@@ -47,6 +47,10 @@ LEVEL_SYNONYMS = (
     "регион", "land", "kreis", "gemeinde", "municipality", "okrug", "oik",
 )
 IGNORE_SYNONYMS = ("url", "link", "note", "notes", "comment", "name", "code")
+# Columns that state a percentage or a total are published figures, never choices: a column
+# named `form2_percent` read as a party would add a percentage to the votes.
+PERCENT_RX = re.compile(r"(percent|pct|%|процент|prozent|anteil)|(^|[_ ])(share|rate)$", re.IGNORECASE)
+TOTAL_SYNONYMS = ("total", "totals", "sum", "итого", "всего", "summe", "insgesamt")
 
 
 @dataclass
@@ -72,6 +76,11 @@ class Mapping:
     unmapped: list[str] = field(default_factory=list)
     long: dict[str, Any] = field(default_factory=dict)
     drop_empty: bool = True
+    hier_cols: dict[str, list[str]] = field(default_factory=dict)
+    hierarchy_paths: bool = False
+    key_fill: dict[str, str] = field(default_factory=dict)
+    required: list[str] | None = None
+    empty_detail: str | None = None
     thousands: str | None = None
     decimal: str | None = None
     how: str = "auto"
@@ -141,9 +150,21 @@ def _parse_overrides(overrides: list[str]) -> dict[str, str]:
     return out
 
 
+def _ignored(specs: list[str] | set[str], headers: list[str]) -> set[str]:
+    """Headers named by an `ignore` list (exact names or `re:` regexes)."""
+    out: set[str] = set()
+    for spec in specs:
+        if spec.startswith("re:"):
+            rx = re.compile(spec[3:], re.IGNORECASE)
+            out |= {h for h in headers if rx.search(h)}
+        elif spec in headers:
+            out.add(spec)
+    return out
+
+
 def _choice_columns(spec: dict[str, Any], headers: list[str], taken: set[str]) -> dict[str, str]:
     rename: dict[str, str] = spec.get("rename", {})
-    ignore = set(spec.get("ignore", []))
+    ignore = _ignored(spec.get("ignore", []), headers)
     out: dict[str, str] = {}
     pat = spec.get("pattern")
     if pat:
@@ -152,7 +173,7 @@ def _choice_columns(spec: dict[str, Any], headers: list[str], taken: set[str]) -
             if h in taken or h in ignore:
                 continue
             mt = rx.search(h)
-            if mt:
+            if mt and h != ROW:
                 name = mt.group(1) if mt.groups() else h
                 out[rename.get(h, name.strip())] = h
     elif spec.get("columns"):
@@ -183,7 +204,15 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
         if h is None:
             raise InputError(f"{path}: the profile's unit key column {k!r} is not in the header.")
         key.append(h)
+    hier_cols: dict[str, list[str]] = {}
     for lvl, src in units.get("hierarchy", {}).items():
+        if isinstance(src, list):
+            # A level named by several code columns (German Kreis = Reg.-Bezirk + Kreis).
+            found = [h for h in (_find(x, headers) for x in src) if h is not None]
+            if found:
+                hierarchy.append((lvl, found[-1]))
+                hier_cols[lvl] = found
+            continue
         h = _find(src, headers)
         if h is not None:
             hierarchy.append((lvl, h))
@@ -194,8 +223,10 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
             used.add(h)
     if p is None:
         for canon, names in SYNONYMS.items():
+            # A header named like a count is mapped even when its cells are not numbers, so
+            # that a column of text under `registered` is reported, not silently skipped.
             h = _synonym(headers, names, used)
-            if h is not None and (numeric_headers is None or h in numeric_headers):
+            if h is not None:
                 counts[canon] = h
                 used.add(h)
         kh = _synonym(headers, KEY_SYNONYMS, used)
@@ -224,20 +255,37 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
                 + ", ".join(COUNT_COLUMNS) + ", key, level:NAME"
             )
     used = set(counts.values()) | set(key) | {h for _, h in hierarchy}
+    used |= {h for cols in hier_cols.values() for h in cols}
 
     long = dict(p.long) if p and p.long else {}
     contests: list[ContestMap] = []
-    ignore = set((p.choices if p else {}).get("ignore", []))
+    ignore = _ignored((p.choices if p else {}).get("ignore", []), headers)
+    percents = [dict(x) for x in (p.published.get("percent", []) if p else [])]
     if p is None:
         ignore |= {h for h in headers if _norm(h) in IGNORE_SYNONYMS}
+        ignore |= {h for h in headers if _norm(h) in TOTAL_SYNONYMS}
+        for h in headers:
+            if h not in used and PERCENT_RX.search(h):
+                percents.append({"column": h, "base": None, "measure": "percent"})
         if numeric_headers is not None:
             ignore |= {h for h in headers if h not in numeric_headers}
-    percents = [dict(x) for x in (p.published.get("percent", []) if p else [])]
     for pc in percents:
         used.add(pc["column"])
     unit_type = dict(units.get("unit_type", {}))
     if unit_type.get("column"):
-        used.add(unit_type["column"])
+        col = _find(str(unit_type["column"]), headers)
+        if col is None:
+            unit_type.pop("column")
+        else:
+            unit_type["column"] = col
+            used.add(col)
+    rules = []
+    for r in unit_type.get("rules", []):
+        col = _find(str(r["column"]), headers)
+        if col is not None:  # a rule on a column this file lacks cannot match
+            rules.append({**r, "column": col})
+            used.add(col)
+    unit_type["rules"] = rules
     if not long:
         if p and p.contests:
             for c in p.contests:
@@ -248,17 +296,21 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
                         cc[canon] = h
                         used.add(h)
                 spec = {"pattern": c["choices"], "rename": c.get("rename", {}),
-                        "ignore": list(ignore)}
+                        "ignore": sorted(ignore | _ignored(c.get("ignore", []), headers))}
                 contests.append(ContestMap(str(c["name"]), cc, _choice_columns(spec, headers, used)))
         else:
             spec = dict(p.choices) if p else {"rest": True}
-            spec["ignore"] = list(ignore)
+            spec["ignore"] = sorted(ignore)
             name = str(units.get("contest", "all"))
             contests.append(ContestMap(name, {}, _choice_columns(spec, headers, used)))
     taken = used | {src for c in contests for src in c.choices.values()}
     taken |= {src for c in contests for src in c.counts.values()}
     taken |= {v for v in long.values() if isinstance(v, str)}
     taken |= {x for v in long.values() if isinstance(v, list) for x in v}
+    taken |= {x for v in long.values() if isinstance(v, dict) for x in v.values()}
+    taken |= {r["column"] for r in (p.published if p else {}).get("total_rows", [])}
+    if long and not key:
+        key = [c for c in long.get("unit", []) if c in headers]
     unmapped = [h for h in headers if h not in taken]
     pub = p.published if p else {}
     read = p.read if p else {}
@@ -273,6 +325,13 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
         unmapped=unmapped,
         long=long,
         drop_empty=bool(units.get("drop_empty", True)),
+        hier_cols=hier_cols,
+        hierarchy_paths=bool(units.get("hierarchy_paths", False)),
+        key_fill={h: f for h, f in ((_find(str(k), headers), _find(str(v), headers))
+                                    for k, v in units.get("key_fill", {}).items())
+                  if h is not None and f is not None},
+        required=list(units["required"]) if "required" in units else None,
+        empty_detail=units.get("empty_detail"),
         thousands=read.get("thousands"),
         decimal=read.get("decimal"),
         how=how,

@@ -40,6 +40,8 @@ class RawTable:
     sheet: str | None = None
     member: str | None = None
     notes: list[str] = field(default_factory=list)
+    # Hierarchy a reader knows from the format itself (NIST GpUnit nesting): level → column.
+    hierarchy: list[tuple[str, str]] = field(default_factory=list)
 
 
 def sha256_file(path: Path) -> str:
@@ -304,8 +306,9 @@ def read_xlsx(path: Path, sheet: str | int | None = None, skip_rows: int = 0) ->
     except InputError:
         raise
     except Exception as exc:  # fastexcel raises its own error types for broken files
+        why = " ".join(str(exc).split())  # calamine's message spans lines; keep one paragraph
         raise InputError(
-            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc}). "
+            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {why}). "
             "The file may be truncated or not an .xlsx."
         ) from exc
     headers = [str(c) for c in df.columns]

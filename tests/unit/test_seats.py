@@ -48,7 +48,12 @@ def test_hare_textbook() -> None:
     votes = {"A": 47_000, "B": 16_000, "C": 15_800, "D": 12_000, "E": 6_100, "F": 3_100}
     result = allocate(votes, 10, "hare")
     assert [(a.choice, a.seats) for a in result] == [
-        ("A", 5), ("B", 2), ("C", 1), ("D", 1), ("E", 1), ("F", 0)
+        ("A", 5),
+        ("B", 2),
+        ("C", 1),
+        ("D", 1),
+        ("E", 1),
+        ("F", 0),
     ]
     quota = {a.choice: a.quota for a in result}
     remainder = {a.choice: a.remainder for a in result}
@@ -84,7 +89,9 @@ def test_exclude_never_gets_seats() -> None:
     votes = {"A": 500, "B": 300, "against all": 200}
     result = allocate(votes, 10, "dhondt", exclude=["against all"])
     assert {a.choice: (a.seats, a.eligible) for a in result} == {
-        "A": (6, True), "B": (4, True), "against all": (0, False)
+        "A": (6, True),
+        "B": (4, True),
+        "against all": (0, False),
     }
     assert {a.choice: a.share for a in result}["A"] == pytest.approx(0.5)
 
@@ -97,6 +104,28 @@ def test_ties_are_deterministic() -> None:
     assert seats_of({"Y": 1, "X": 3}, 2, "hare") == {"X": 2, "Y": 0}
     order = [a.choice for a in allocate({"c": 5, "b": 5, "a": 5, "d": 9}, 3, "dhondt")]
     assert order == ["d", "a", "b", "c"]
+
+
+def test_duma_2011_official_totals() -> None:
+    # CEC protocol, 4 Dec 2011: 65,656,526 ballots (valid + invalid), 7 % threshold, 450
+    # seats, Hare over the four lists above it. Official result: 238 / 92 / 64 / 56.
+    votes = {
+        "UR": 32_379_135,
+        "CPRF": 12_599_507,
+        "SR": 8_695_522,
+        "LDPR": 7_664_570,
+        "Yabloko": 2_252_403,
+        "Patriots": 639_118,
+        "Right Cause": 392_806,
+    }
+    result = allocate(votes, 450, "hare", threshold=0.07, threshold_base=65_656_526)
+    assert [(a.choice, a.seats) for a in result if a.seats] == [
+        ("UR", 238),
+        ("CPRF", 92),
+        ("SR", 64),
+        ("LDPR", 56),
+    ]
+    assert [round(100 * a.share, 2) for a in result[:5]] == [49.32, 19.19, 13.24, 11.67, 3.43]
 
 
 def test_no_eligible_choice_gives_no_seats() -> None:
@@ -164,6 +193,28 @@ def test_sensitivity_threshold() -> None:
     assert s["B"].votes_to_fail_threshold == 368
     assert s["B"].votes_to_pass_threshold is None
     assert s["B"].eligible and not s["C"].eligible
+
+
+def test_sensitivity_across_threshold_events() -> None:
+    # Under Hare a party's seats are not monotone in its own votes when another party
+    # crosses the threshold, so the search must not bisect across such events.
+    votes = {"A": 111, "B": 53, "C": 12, "D": 23}
+    # D + 41 = 64 of 240: C has 12/240 = 5.00 % (eligible); quotas ×5/240: A 2.31 B 1.10
+    # C 0.25 D 1.33 → 2 1 0 1, last seat to D (.333 > A's .3125) → D 2.
+    # D + 40: total 239, quotas A 2.322 D 1.318 → the last seat to A → D 1.
+    # D + 42: C 12/241 = 4.98 % drops out; over 229: A 2.424 B 1.157 D 1.419 → A → D 1.
+    s = by_choice(seat_sensitivity(votes, 5, "hare", threshold=0.05))
+    assert s["D"].votes_to_gain_seat == 41
+    assert seats_of({**votes, "D": 23 + 42}, 5, "hare", threshold=0.05)["D"] == 1
+
+    # C loses its seat at -19 but gets it back at -20, when A reaches 10 % of a smaller base.
+    votes = {"A": 17, "B": 116, "C": 57}
+    # C - 18 = 39: A 17/172 < 10 %; over 155: B 1.497 C 0.503 → C keeps 1.
+    # C - 19 = 38: A 17/171 < 10 %; over 154: B 1.506 C 0.494 → B 2, C 0.
+    # C - 20 = 37: A 17/170 = 10 % passes; over 170: A 0.2 B 1.365 C 0.435 → C 1 again.
+    s = by_choice(seat_sensitivity(votes, 2, "hare", threshold=0.1))
+    assert s["C"].votes_to_lose_seat == 19
+    assert seats_of({**votes, "C": 57 - 20}, 2, "hare", threshold=0.1)["C"] == 1
 
 
 def test_sensitivity_excluded_and_full_house() -> None:

@@ -1,0 +1,212 @@
+"""Figure data for the report: the shapes it accepts, and a check-independent producer.
+
+Figure data travel in `AuditRun.figures` (a dict saved in `findings.json`), filled by checks
+through `CheckOutput.figures` and by `figure_data()` below. Every shape is small and JSON
+ready: counts per bin, never one value per station, so its size does not grow with the
+number of stations. The report draws whatever is present and skips what is absent; unknown
+keys are ignored.
+
+Percentages are in points (0–100). A 0.1-point histogram has bins centred on multiples of
+0.1 (bin j covers [bin_start + j·w, bin_start + (j+1)·w) with bin_start = -0.05, w = 0.1), so
+an integer-percentage spike sits in the middle of a bin, as in `auditor.stats.spikes`.
+
+Accepted shapes (key → value):
+
+- ``turnout_hist``: ``{"bin_start": -0.05, "bin_width": 0.1, "counts": [int, …],
+  "n": int, "above": int, "undefined": int, "contest": str, "numerator": str}`` — units per
+  turnout bin. `above` counts units beyond the last bin, `undefined` units whose turnout
+  cannot be computed (no registered voters); both optional.
+- ``share_hist``: ``{"bin_start", "bin_width", "series": [{"name": str, "counts": [int, …]},
+  …], "n", "contest", "denominator"}`` — units per vote-share bin of the leading choices.
+  A single series may be given as ``"counts"`` with ``"name"``.
+- ``fingerprint``: ``{"x_edges": [float, …], "y_edges": [float, …], "z": [[int, …], …],
+  "x_label": str, "y_label": str, "choice": str, "n": int}`` — a 2D histogram of units,
+  turnout (x) × share of `choice` (y); ``z[i][j]`` counts units with y in bin i and x in bin
+  j (plotly's convention), so ``len(z) == len(y_edges) - 1``.
+- ``integer_spikes``: one panel or a dict ``{name: panel}`` or a list of panels, a panel
+  being ``{"variable": str, "bin_start": -0.05, "bin_width": 0.1, "observed": [int, …],
+  "null_mean": [float, …], "null_lo": [float, …], "null_hi": [float, …], "p_value": float,
+  "excess": float}`` — units per 0.1-point bin with the null model's mean and 95 % envelope
+  (the `hist_*` arrays of `auditor.stats.spikes.SpikeResult`).
+- ``region_units``: ``{"level": str, "names": [str, …], "units": [int, …]}`` — units per
+  top-level region; the report divides the flagged units found in the findings' paths by
+  these to draw the flag rate per region.
+- ``region_flags``: ``{"level": str, "names": [str, …], "flagged": [int, …], "units": [int,
+  …]}`` — flagged and total units per region as a check counts them; drawn instead of the
+  rate the report derives from `region_units`.
+- ``releases``: ``{"labels": [str, …], "series": [{"name": str, "values": [float, …]}, …],
+  "y_label": str, "waterfall": {"labels": [str, …], "values": [float, …], "title": str}}``
+  — a timeline of figures across releases (oldest first) and, optionally, the steps from one
+  release to the next as a waterfall (`values` are changes; a total bar is added).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from auditor.model import Model
+
+BIN_WIDTH = 0.1
+BIN_START = -0.05
+# 100 % is bin 1000; room up to 150 % keeps impossible turnouts visible in the histogram.
+MAX_BIN = 1500
+FP_WIDTH = 0.5  # fingerprint cells: 0.5 × 0.5 points, 201 × 201 cells
+FP_BINS = 201
+N_SHARE_SERIES = 3
+
+
+def _numerator(cols: set[str]) -> tuple[str, pl.Expr] | None:
+    """What turnout counts: ballots cast, else voters by the list, else valid + invalid."""
+    for c in ("ballots_cast", "voters"):
+        if c in cols:
+            return c, pl.col(c)
+    if "valid" in cols and "invalid" in cols:
+        parts = ["valid", "invalid", *(["blank"] if "blank" in cols else [])]
+        return " + ".join(parts), pl.sum_horizontal(*parts)
+    return None
+
+
+def _hist(values: pl.LazyFrame, col: str) -> dict[str, Any]:
+    """0.1-point histogram of a percentage column: counts per bin plus the ones outside."""
+    binned = values.select(
+        ((pl.col(col) / BIN_WIDTH) + 0.5).floor().cast(pl.Int64, strict=False).alias("b"),
+        pl.col(col).is_finite().fill_null(False).alias("ok"),
+    )
+    df = (
+        binned.filter(pl.col("ok") & (pl.col("b") >= 0))
+        .group_by("b").agg(pl.len().alias("n")).sort("b").collect()
+    )
+    undefined = binned.filter(~pl.col("ok")).select(pl.len()).collect().item()
+    top = int(df["b"].max()) if df.height else 1000  # type: ignore[arg-type]
+    last = min(max(top, 1000), MAX_BIN)
+    counts = [0] * (last + 1)
+    above = 0
+    for b, n in df.iter_rows():
+        if b > last:
+            above += n
+        else:
+            counts[b] = n
+    return {
+        "bin_start": BIN_START,
+        "bin_width": BIN_WIDTH,
+        "counts": counts,
+        "n": sum(counts),
+        "above": above,
+        "undefined": int(undefined),
+    }
+
+
+def figure_data(m: Model) -> dict[str, Any]:
+    """Turnout and share histograms, the turnout × share fingerprint and units per region.
+
+    Computed from the model alone (no check needed), for the contest with the most units.
+    Turnout = ballots cast (else voters, else valid + invalid) / registered; share = votes
+    of a choice / valid ballots (else / the sum of the choices). Empty when the model has
+    neither registered voters nor votes per choice. Polars only, no plotly: cheap enough
+    to run on every audit.
+    """
+    out: dict[str, Any] = {}
+    cols = m.unit_columns()
+    num = _numerator(cols)
+    level = m.hierarchy[0] if m.hierarchy and m.hierarchy[0] in cols else None
+    # The model's frames are lazy plans over the input: each is read once here, keeping
+    # only the columns the figures need, and everything after works in memory.
+    need = ["contest", "unit_id", *([level] if level else []),
+            *[c for c in ("registered", "ballots_cast", "voters", "valid", "invalid", "blank")
+              if c in cols]]
+    all_units = m.units.select(need).collect()
+    if all_units.height == 0:
+        return out
+    contest = str(
+        all_units.group_by("contest").agg(pl.len().alias("n"))
+        .sort(["n", "contest"], descending=[True, False])["contest"][0]
+    )
+    units = all_units.filter(pl.col("contest") == contest).lazy()
+    turnout: pl.LazyFrame | None = None
+    if num is not None and "registered" in cols:
+        label, expr = num
+        turnout = units.select(
+            "unit_id",
+            (expr.cast(pl.Float64) * 100 / pl.col("registered").cast(pl.Float64)).alias("t"),
+        ).collect().lazy()
+        out["turnout_hist"] = {**_hist(turnout, "t"), "contest": contest, "numerator": label}
+    if level:
+        reg = (
+            units.group_by(pl.col(level).cast(pl.String).fill_null("?"))
+            .agg(pl.len().alias("n")).sort(level).collect()
+        )
+        out["region_units"] = {"level": level, "names": reg[level].to_list(),
+                               "units": reg["n"].to_list()}
+    if "choice" not in m.vote_columns():
+        return out
+    votes = (
+        m.votes.filter(pl.col("contest") == contest).select("unit_id", "choice", "votes")
+        .collect().lazy()
+    )
+    totals = (
+        votes.group_by("choice").agg(pl.col("votes").sum().alias("v"))
+        .sort(["v", "choice"], descending=[True, False], nulls_last=True)
+        .head(N_SHARE_SERIES).collect()
+    )
+    if totals.height == 0:
+        return out
+    if "valid" in cols:
+        denom = units.select("unit_id", pl.col("valid").cast(pl.Float64).alias("d"))
+        denom_label = "valid"
+    else:
+        denom = votes.group_by("unit_id").agg(pl.col("votes").sum().cast(pl.Float64).alias("d"))
+        denom_label = "sum of choices"
+    series = []
+    shares: dict[str, pl.LazyFrame] = {}
+    for choice in totals["choice"].to_list():
+        s = (
+            votes.filter(pl.col("choice") == choice)
+            .join(denom, on="unit_id", how="inner")
+            .select("unit_id", (pl.col("votes").cast(pl.Float64) * 100 / pl.col("d")).alias("s"))
+            .collect().lazy()
+        )
+        shares[choice] = s
+        h = _hist(s, "s")
+        series.append({"name": choice, "counts": h["counts"], "n": h["n"],
+                       "undefined": h["undefined"], "above": h["above"]})
+    out["share_hist"] = {"bin_start": BIN_START, "bin_width": BIN_WIDTH, "series": series,
+                         "contest": contest, "denominator": denom_label}
+    if turnout is not None:
+        leader = str(totals["choice"][0])
+        out["fingerprint"] = _fingerprint(turnout, shares[leader], leader, out["turnout_hist"])
+    return out
+
+
+def _fingerprint(turnout: pl.LazyFrame, share: pl.LazyFrame, choice: str,
+                 th: dict[str, Any]) -> dict[str, Any]:
+    """Units per 0.5 × 0.5-point cell of turnout (x) × share (y), both within 0–100 %."""
+    def cell(c: str) -> pl.Expr:
+        return ((pl.col(c) / FP_WIDTH) + 0.5).floor().cast(pl.Int64, strict=False)
+
+    df = (
+        turnout.join(share, on="unit_id", how="inner")
+        .filter(pl.col("t").is_finite() & pl.col("s").is_finite())
+        .select(cell("t").alias("x"), cell("s").alias("y"))
+        .filter(pl.col("x").is_between(0, FP_BINS - 1) & pl.col("y").is_between(0, FP_BINS - 1))
+        .group_by("x", "y").agg(pl.len().alias("n")).collect()
+    )
+    # Only the occupied block is kept: the edges say where it sits, and empty margins would
+    # cost bytes in findings.json and in the report without showing anything.
+    if df.height:
+        x0, x1 = int(df["x"].min()), int(df["x"].max())  # type: ignore[arg-type]
+        y0, y1 = int(df["y"].min()), int(df["y"].max())  # type: ignore[arg-type]
+    else:
+        x0 = x1 = y0 = y1 = 0
+    z = [[0] * (x1 - x0 + 1) for _ in range(y1 - y0 + 1)]
+    for x, y, n in df.iter_rows():
+        z[y - y0][x - x0] = n
+
+    def edges(a: int, b: int) -> list[float]:
+        return [round((i - 0.5) * FP_WIDTH, 2) for i in range(a, b + 2)]
+
+    return {"x_edges": edges(x0, x1), "y_edges": edges(y0, y1), "z": z, "x_label": "turnout",
+            "y_label": f"share of {choice}", "choice": choice, "n": int(df["n"].sum()),
+            "numerator": th.get("numerator")}

@@ -1,0 +1,722 @@
+"""SEAT: thresholds, seat allocation, seat sensitivity, against-all and decisive margins.
+
+The election's rules come from the profile's `[rules]` (or options of the same names):
+
+- `seats` (int), `method` (`hare` = largest remainder, `dhondt`, `sainte_lague`,
+  `sainte_lague_modified`; common spellings such as `largest_remainder`, `d'hondt`,
+  `webster` are accepted), `threshold` (fraction, e.g. 0.05).
+- `threshold_base`: what the threshold share is computed on: `votes` (default: the sum of the
+  choices' votes), a unit column (`valid`, `ballots_cast`, `voters`), or a sum such as
+  `valid+invalid`.
+- `list_contest` (or `threshold_contest`): the contest the seats are allocated in (default:
+  the only contest, else the one with the most votes).
+- `against_all`: the name of the "against all" choice (excluded from seats, compared by
+  `SEAT004`); a unit column `against_all` works too. `exclude`: other choices that take no
+  seats (e.g. independent candidates' totals).
+- `published_seats`: a table choice → seats from the official result, for sources whose
+  files carry votes only (published rows with measure `seats` are used first).
+- `threshold_margin_pp`: how close to the threshold counts as near (default 0.5 points).
+- `smd_contests`: regex of single-member-district contests for `SEAT004` and winner margins
+  (default: every contest but the list contest); `smd_level`: a hierarchy column when the
+  districts are a level of one contest rather than contests of their own.
+
+Seat arithmetic is `auditor.seats` (exact); this module only gathers the inputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import polars as pl
+
+from auditor.model import Model
+from auditor.registry import REGISTRY, CheckOutput, check
+from auditor.seats import Allocation, Method, Sensitivity, allocate, seat_sensitivity
+
+_METHOD_ALIASES: dict[str, Method] = {
+    "hare": "hare", "largest_remainder": "hare", "largest-remainder": "hare", "lr": "hare",
+    "hamilton": "hare", "hare-niemeyer": "hare", "hare_niemeyer": "hare",
+    "dhondt": "dhondt", "d'hondt": "dhondt", "d_hondt": "dhondt", "jefferson": "dhondt",
+    "sainte_lague": "sainte_lague", "sainte-lague": "sainte_lague", "webster": "sainte_lague",
+    "sainte_lague_modified": "sainte_lague_modified",
+    "modified_sainte_lague": "sainte_lague_modified",
+    "sainte-lague-modified": "sainte_lague_modified",
+}
+
+DEFAULT_NEAR_PP = 0.5
+# Families whose unit-level error/warning rows make a unit "flagged" for SEAT005; cheap and
+# exact-ish. STAT (Monte Carlo), REV and AGG (not unit-level) are left out.
+FLAG_FAMILIES = ("INPUT", "ARITH", "PCT", "TURN")
+# Revision checks whose unit rows also flag a unit: its counts were changed after it had been
+# published (against the last earlier release, as the report shows it). REV001, a unit added
+# or removed, is left out: reporting late is not a problem with the numbers.
+FLAG_REVISION_CODES = ("REV002",)
+
+
+class SeatRulesError(ValueError):
+    """Seat rules in a profile that cannot be used (unknown method, bad seats)."""
+
+
+def norm_method(name: str) -> Method:
+    """A method name as `auditor.seats` spells it."""
+    key = str(name).strip().lower().replace(" ", "_")
+    if key not in _METHOD_ALIASES:
+        raise SeatRulesError(f"unknown seat allocation method {name!r}; use hare, dhondt, "
+                             "sainte_lague or sainte_lague_modified")
+    return _METHOD_ALIASES[key]
+
+
+@dataclass(frozen=True)
+class SeatSetup:
+    """Everything one national list allocation needs, gathered from a model."""
+
+    contest: str
+    seats: int
+    method: Method
+    threshold: float
+    base: int
+    base_spec: str
+    votes: dict[str, int]
+    exclude: tuple[str, ...] = ()
+    against_all: str | None = None
+    allocation: list[Allocation] = field(default_factory=list)
+
+    def by_choice(self) -> dict[str, Allocation]:
+        """The allocation indexed by choice."""
+        return {a.choice: a for a in self.allocation}
+
+    def sensitivity(self) -> list[Sensitivity]:
+        """`auditor.seats.seat_sensitivity` with the same inputs."""
+        return seat_sensitivity(self.votes, self.seats, self.method, self.threshold, self.base,
+                                self.exclude)
+
+    def describe(self) -> str:
+        """E.g. `hare, 225 seats, 5 % threshold on valid+invalid`."""
+        t = f", {100 * self.threshold:g} % threshold on {self.base_spec}" if self.threshold else ""
+        return f"{self.method}, {self.seats} seats{t}"
+
+
+def list_contest(m: Model) -> str | None:
+    """The contest seats are allocated in (rule `list_contest`, else the largest)."""
+    named = m.rule("list_contest") or m.rule("threshold_contest")
+    if named:
+        return str(named)
+    tot = (m.votes.group_by("contest").agg(pl.col("votes").sum()).sort("votes", descending=True)
+           .collect())
+    if tot.height == 0:
+        return None
+    return str(tot["contest"][0])
+
+
+def contest_votes(m: Model, contest: str) -> dict[str, int]:
+    """Votes per choice summed over the contest's units (empty cells ignored)."""
+    df = (m.votes.filter(pl.col("contest") == contest).group_by("choice")
+          .agg(pl.col("votes").sum()).collect())
+    return {str(c): int(v or 0) for c, v in df.iter_rows()}
+
+
+def against_all_name(m: Model) -> str | None:
+    """The choice name of "against all", if the profile names one."""
+    v = m.rule("against_all")
+    return str(v) if v else None
+
+
+def threshold_base(m: Model, contest: str, votes: dict[str, int],
+                   spec_rule: str | None = None) -> tuple[int, str]:
+    """The number the threshold share is computed on, and how it was read.
+
+    `spec_rule` overrides the model's `threshold_base` rule. Falls back to the sum of votes
+    (and says so) when the named columns are absent; never smaller than the sum of votes,
+    which it must include.
+    """
+    spec = str(spec_rule or m.rule("threshold_base") or "votes")
+    total = sum(votes.values())
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    cols = m.unit_columns()
+    if not parts or parts in (["votes"], ["choices"]):
+        return total, "the sum of votes"
+    if parts == ["valid"] and "valid" not in cols:
+        return total, "valid votes"
+    # Ballots cast is often not a line of the protocol: valid + invalid (+ blank) is.
+    derived = [c for c in ("valid", "invalid", "blank") if c in cols]
+    if "ballots_cast" in parts and "ballots_cast" not in cols and {"valid", "invalid"} <= cols:
+        i = parts.index("ballots_cast")
+        parts = parts[:i] + derived + parts[i + 1:]
+    if not all(p in cols or p in ("votes", "choices") for p in parts):
+        return total, f"the sum of votes ({spec} not in the data)"
+    colparts = [p for p in parts if p in cols]
+    row = (m.units.filter(pl.col("contest") == contest)
+           .select([pl.col(c).sum() for c in colparts]).collect().row(0))
+    base = sum(int(v or 0) for v in row) + (total if len(colparts) < len(parts) else 0)
+    return max(base, total), spec
+
+
+def setup(m: Model, contest: str | None = None, seats: int | None = None,
+          method: str | None = None, threshold: float | None = None) -> SeatSetup | None:
+    """The list allocation of a model (None when the rules or the votes are missing)."""
+    contest = contest or list_contest(m)
+    n = seats if seats is not None else m.rule("seats")
+    meth = method or m.rule("method")
+    if contest is None or n is None or isinstance(n, dict):
+        return None
+    meth_n = norm_method(str(meth or "hare"))
+    thr = float(threshold if threshold is not None else (m.rule("threshold") or 0.0))
+    votes = contest_votes(m, contest)
+    if not votes:
+        return None
+    aa = against_all_name(m)
+    exclude = tuple(sorted({*(m.rule("exclude") or []), *([aa] if aa else [])} & set(votes)))
+    base, spec = threshold_base(m, contest, votes)
+    alloc = allocate(votes, int(n), meth_n, thr, base, exclude)
+    return SeatSetup(contest, int(n), meth_n, thr, base, spec, votes, exclude, aa, alloc)
+
+
+def _needs_seats(m: Model) -> str | None:
+    if m.rule("seats") is None:
+        return "no `seats` in the profile (or --seats)"
+    if isinstance(m.rule("seats"), dict):
+        return "per-district seat tables are not supported yet"
+    return None
+
+
+def _needs_threshold(m: Model) -> str | None:
+    if not m.rule("threshold"):
+        return "no threshold in this election (`threshold` is absent or 0)"
+    return None
+
+
+def _seats(n: int) -> str:
+    return f"{n} seat" if n == 1 else f"{n} seats"
+
+
+def _fmt_votes(v: float) -> str:
+    return f"{round(v):,}"
+
+
+# ---------------------------------------------------------------------------------------
+# SEAT001
+
+
+def threshold_status(m: Model, contest: str | None = None,
+                     rules: Model | None = None) -> dict[str, tuple[bool, float]]:
+    """choice → (passes the threshold, share) for one release `m`, with the rules (threshold,
+    its base, exclusions) of `rules` (default `m`; an earlier release takes the current one's)."""
+    r = rules or m
+    thr = float(r.rule("threshold") or 0.0)
+    t = Fraction(str(thr))
+    contest = contest or list_contest(m)
+    if contest is None:
+        return {}
+    votes = contest_votes(m, contest)
+    base, _ = threshold_base(m, contest, votes, r.rule("threshold_base"))
+    aa = against_all_name(r)
+    excl = {*(r.rule("exclude") or []), *([aa] if aa else [])}
+    out = {}
+    for c, v in votes.items():
+        if c in excl:
+            continue
+        share = v / base if base else 0.0
+        # Exact comparison as in auditor.seats: the threshold is the decimal it prints as.
+        out[c] = (v >= 1 and v * t.denominator >= t.numerator * base, share)
+    return out
+
+
+@check(code="SEAT001", name="near-threshold", severity="warning",
+       requires=("votes", "rule:threshold"), applies=_needs_threshold, message="{message}")
+def near_threshold(m: Model) -> pl.DataFrame:
+    """A party within a margin of the threshold, or whose threshold status flipped between
+    releases.
+
+    What: each list's share against the threshold (profile `threshold`, on the base the law
+    names, `threshold_base`), with the margin in percentage points and in votes. Reported
+    (info) when the margin is within `threshold_margin_pp` (default 0.5 points), and as a
+    warning when, across the releases given with `--previous` (oldest first) and this one,
+    the list was in at one and out at another.
+    Why it matters: a list a few thousand votes from the threshold decides the composition
+    of parliament; a list that is in at one count and out at the next is where a recount
+    or a correction changed who enters parliament.
+    Example: "El Umutu 4.81 %, 0.19 points (2,573 votes) below the 5 % threshold; in at
+    6.02 % in the manual count, out in this release".
+    """
+    contest = list_contest(m)
+    if contest is None:
+        return _empty()
+    thr = float(m.rule("threshold"))
+    near = float(m.rule("threshold_margin_pp", DEFAULT_NEAR_PP))
+    now = threshold_status(m, contest)
+    votes = contest_votes(m, contest)
+    base, _ = threshold_base(m, contest, votes)
+    history: list[tuple[str, dict[str, tuple[bool, float]]]] = []
+    for i, p in enumerate(m.previous):
+        pc = contest if contest in set(p.votes.select("contest").unique().collect()["contest"]) \
+            else list_contest(p)
+        history.append((p.label or f"release {i + 1}", threshold_status(p, pc, rules=m)))
+    rows = []
+    for choice, (ok, share) in sorted(now.items()):
+        margin_pp = 100 * (share - thr)
+        margin_votes = votes[choice] - thr * base
+        seq = [(lab, st[choice]) for lab, st in history if choice in st]
+        flipped = any(a[1][0] != ok for a in seq) or len({x[1][0] for x in seq}) > 1
+        if not flipped and abs(margin_pp) > near:
+            continue
+        side = "above" if margin_pp >= 0 else "below"
+        msg = (f"{choice} {100 * share:.2f} %, {abs(margin_pp):.2f} points "
+               f"({_fmt_votes(abs(margin_votes))} votes) {side} the {100 * thr:g} % threshold")
+        if flipped:
+            steps = [f"{'in' if st[0] else 'out'} at {100 * st[1]:.2f} % in {lab}" for lab, st in seq]
+            msg += "; " + ", ".join(steps) + f", {'in' if ok else 'out'} in this release"
+        rows.append({
+            "contest": contest, "unit_id": None, "choice": choice,
+            "observed": 100 * share, "expected": 100 * thr, "delta": margin_pp,
+            "votes_affected": abs(margin_votes),
+            "severity": "warning" if flipped else "info",
+            "key": "flip" if flipped else "near",
+            "message": msg,
+        })
+    return pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty()
+
+
+_SCHEMA: dict[str, Any] = {
+    "contest": pl.String, "unit_id": pl.String, "choice": pl.String,
+    "observed": pl.Float64, "expected": pl.Float64, "delta": pl.Float64,
+    "votes_affected": pl.Float64, "severity": pl.String, "key": pl.String,
+    "message": pl.String,
+}
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(schema=_SCHEMA)
+
+
+# ---------------------------------------------------------------------------------------
+# SEAT002
+
+
+def published_seats(m: Model, contest: str) -> tuple[dict[str, int], str]:
+    """Official seats per choice: published rows (measure `seats`), else `published_seats`."""
+    pub = (m.published.filter((pl.col("measure") == "seats") & pl.col("choice").is_not_null()
+                              & pl.col("unit_id").is_null())
+           .filter((pl.col("contest") == contest) | pl.col("contest").is_null())
+           .group_by("choice").agg(pl.col("value").first()).collect())
+    if pub.height:
+        return {str(c): round(v) for c, v in pub.iter_rows() if v is not None}, "the source"
+    rule = m.rule("published_seats")
+    if isinstance(rule, dict) and rule:
+        return {str(k): int(v) for k, v in rule.items()}, "the profile's published_seats"
+    return {}, ""
+
+
+def _has_published_seats(m: Model) -> str | None:
+    why = _needs_seats(m)
+    if why:
+        return why
+    if isinstance(m.rule("published_seats"), dict):
+        return None
+    n = m.published.filter(pl.col("measure") == "seats").select(pl.len()).collect().item()
+    return None if n else "no published seats (source rows or `published_seats` in the profile)"
+
+
+@check(code="SEAT002", name="seats-not-recomputed", severity="error",
+       requires=("votes",), applies=_has_published_seats, message="{message}")
+def seats_mismatch(m: Model) -> pl.DataFrame:
+    """Published seats differ from the seats recomputed from the published votes.
+
+    What: the list seats are recomputed from the national votes with the profile's method
+    (largest remainder/Hare, D'Hondt, Sainte-Laguë or its modified form), seat count and
+    threshold, and compared choice by choice with the seats the source publishes (rows with
+    measure `seats`) or the official seats written in the profile (`published_seats`).
+    Why it matters: a seat table that the votes cannot produce means the votes, the rules
+    or the seat table were changed after the count.
+    Example: "published 13 seats for New People, the published votes give 12 (hare, 225
+    seats, 5 % threshold on valid+invalid)".
+    """
+    s = setup(m)
+    if s is None:
+        return _empty()
+    pub, src = published_seats(m, s.contest)
+    got = s.by_choice()
+    rows = []
+    for choice in sorted(set(pub) | {c for c, a in got.items() if a.seats}):
+        p = pub.get(choice, 0)
+        a = got.get(choice)
+        c = a.seats if a else 0
+        if p == c:
+            continue
+        rows.append({
+            "contest": s.contest, "unit_id": None, "choice": choice,
+            "observed": float(p), "expected": float(c), "delta": float(p - c),
+            "votes_affected": float(a.votes) if a else None, "severity": None, "key": None,
+            "message": f"{src} gives {choice} {_seats(p)}, the published votes give {c} "
+                       f"({s.describe()})",
+        })
+    return pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty()
+
+
+# ---------------------------------------------------------------------------------------
+# SEAT003
+
+
+@check(code="SEAT003", name="seat-sensitivity", severity="info", requires=("votes",),
+       applies=_needs_seats, message="{message}")
+def seat_sensitivity_check(m: Model) -> CheckOutput:
+    """For each list, the fewest votes that would move a seat or its threshold status.
+
+    What: exact figures from the allocation: votes the list would need to win one more
+    seat, votes whose loss would cost it a seat, and votes to cross the threshold either
+    way, assuming only that list's votes change (the others keep theirs).
+    Why it matters: a margin of a few hundred votes is within reach of the errors other
+    checks find; compare it with `SEAT005`.
+    Example: "New People (13 seats): 23,187 more votes win a seat, 41,002 fewer lose one;
+    5.32 %, 1,658,907 votes above the threshold".
+    """
+    s = setup(m)
+    if s is None:
+        return CheckOutput(_empty())
+    rows = []
+    running = [c for c, v in s.votes.items() if v > 0 and c not in s.exclude]
+    sens = s.sensitivity()
+    below = [x for x in sens if x.seats == 0 and x.votes_to_gain_seat is not None
+             and x.choice not in s.exclude]
+    next_in = min(below, key=lambda x: (x.votes_to_gain_seat or 0, x.choice)).choice \
+        if below else None
+    for x in sens:
+        if x.choice in s.exclude or (x.seats == 0 and x.votes_to_pass_threshold is None
+                                     and x.votes_to_gain_seat is None):
+            continue
+        if running == [x.choice]:
+            continue  # an uncontested list has no seat boundary to move
+        if x.seats == 0 and x.choice != next_in:
+            continue  # lists far below the threshold: only the next one in is a boundary
+        parts: list[str] = []
+        if x.votes_to_gain_seat is not None:
+            parts.append(f"{x.votes_to_gain_seat:,} more votes win a seat")
+        if x.votes_to_lose_seat is not None:
+            parts.append(f"{x.votes_to_lose_seat:,} fewer lose one")
+        if x.votes_to_pass_threshold is not None:
+            parts.append(f"{x.votes_to_pass_threshold:,} more votes cross the threshold")
+        if x.votes_to_fail_threshold is not None and s.threshold:
+            parts.append(f"{x.votes_to_fail_threshold:,} fewer fall below the threshold")
+        cands = [v for v in (x.votes_to_gain_seat, x.votes_to_lose_seat,
+                             x.votes_to_pass_threshold, x.votes_to_fail_threshold) if v is not None]
+        rows.append({
+            "contest": s.contest, "unit_id": None, "choice": x.choice,
+            "observed": float(x.seats), "expected": None,
+            "delta": x.threshold_margin_pp, "votes_affected": float(min(cands)) if cands else None,
+            "severity": None, "key": None,
+            "message": f"{x.choice} ({_seats(x.seats)}): " + "; ".join(parts),
+        })
+    summary = {"seats": [{"choice": a.choice, "votes": a.votes, "share": a.share,
+                          "seats": a.seats} for a in s.allocation if a.seats or a.eligible],
+               "seat_rules": s.describe()}
+    return CheckOutput(pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty(), summary=summary)
+
+
+# ---------------------------------------------------------------------------------------
+# SEAT004
+
+
+def _smd_contests(m: Model) -> list[str]:
+    contests = sorted(m.votes.select("contest").unique().collect()["contest"].to_list())
+    pat = m.rule("smd_contests")
+    if pat:
+        return [c for c in contests if re.search(str(pat), c)]
+    lc = list_contest(m) if m.rule("seats") is not None else None
+    return [c for c in contests if c != lc]
+
+
+def district_totals(m: Model, contest: str) -> list[tuple[str, str | None, dict[str, int]]]:
+    """(label, district, votes by choice) of a single-member contest (or its `smd_level`).
+
+    The label is the contest name, or "contest / district" with `smd_level` (`district` is
+    then the level's value, else None).
+    """
+    level = m.rule("smd_level")
+    v = m.votes.filter(pl.col("contest") == contest)
+    aa = against_all_name(m)
+    if level and level in m.unit_columns():
+        v = v.join(m.units.select("contest", "unit_id", level), on=["contest", "unit_id"])
+        keys = [level]
+    else:
+        keys = []
+    df = v.group_by([*keys, "choice"]).agg(pl.col("votes").sum()).collect()
+    extra = None
+    if "against_all" in m.unit_columns() and (aa is None or aa not in set(df["choice"])):
+        extra = (m.units.filter(pl.col("contest") == contest).group_by(keys or pl.lit(1))
+                 .agg(pl.col("against_all").sum()).collect()) if keys else \
+            m.units.filter(pl.col("contest") == contest).select(pl.col("against_all").sum()).collect()
+    out: dict[str | None, dict[str, int]] = {}
+    for r in df.iter_rows(named=True):
+        d = str(r[level]) if keys else None
+        out.setdefault(d, {})[str(r["choice"])] = int(r["votes"] or 0)
+    if extra is not None:
+        for r in extra.iter_rows(named=True):
+            d = str(r[level]) if keys else None
+            out.setdefault(d, {})[aa or "against all"] = int(r["against_all"] or 0)
+    return [(contest if d is None else f"{contest} / {d}", d, tot)
+            for d, tot in sorted(out.items(), key=lambda kv: str(kv[0]))]
+
+
+def _against_all_applies(m: Model) -> str | None:
+    if against_all_name(m) is None and "against_all" not in m.unit_columns():
+        return "no \"against all\" choice (`against_all` in the profile) or column"
+    return None
+
+
+@check(code="SEAT004", name="against-all-ahead", severity="warning", requires=("votes",),
+       applies=_against_all_applies, message="{message}")
+def against_all_ahead(m: Model) -> pl.DataFrame:
+    """"Against all" ahead of every candidate in a single-member district, or ahead of a
+    list that crossed the threshold.
+
+    What: in each single-member district, "against all" (profile `against_all`, or the
+    `against_all` column) has more votes than every candidate; in the list contest, it has
+    more votes than a list that won seats.
+    Why it matters: by Kyrgyz law a district where "against all" wins needs a new election
+    with new candidates; a list seated with fewer votes than "against all" is a fact a
+    reader needs next to the seat table.
+    Example: "against all leads Bishkek 2 with 9,812 votes, ahead of the best candidate
+    (8,904): the district needs a new election".
+    """
+    aa = against_all_name(m) or "against all"
+    rows = []
+    m = materialised(m, deep=False)
+    for contest in _smd_contests(m):
+        for label, _district, tot in district_totals(m, contest):
+            a = tot.get(aa)
+            others = {c: v for c, v in tot.items() if c != aa}
+            if a is None or not others:
+                continue
+            best, bv = max(others.items(), key=lambda kv: (kv[1], kv[0]))
+            if a > bv:
+                rows.append({
+                    "contest": contest, "unit_id": None, "choice": aa,
+                    "observed": float(a), "expected": float(bv), "delta": float(a - bv),
+                    "votes_affected": float(a - bv), "severity": None, "key": label,
+                    "message": f"{aa} leads {label} with {a:,} votes, ahead of the best "
+                               f"candidate {best} ({bv:,}): the district needs a new election",
+                })
+    s = setup(m) if _needs_seats(m) is None else None
+    if s is not None and aa in s.votes:
+        a = s.votes[aa]
+        for al in s.allocation:
+            if al.choice != aa and al.seats > 0 and al.votes < a:
+                rows.append({
+                    "contest": s.contest, "unit_id": None, "choice": al.choice,
+                    "observed": float(a), "expected": float(al.votes),
+                    "delta": float(a - al.votes), "votes_affected": float(a - al.votes),
+                    "severity": None, "key": f"list:{al.choice}",
+                    "message": f"{aa} has {a:,} votes, more than {al.choice} ({al.votes:,}), "
+                               f"which crossed the threshold and takes {_seats(al.seats)}",
+                })
+    return pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty()
+
+
+# ---------------------------------------------------------------------------------------
+# SEAT005
+
+
+def flagged_units(m: Model, families: tuple[str, ...] = FLAG_FAMILIES) -> set[str]:
+    """unit_ids with an error or warning finding of the cheap unit-level checks.
+
+    Runs the registered checks of `families` and `FLAG_REVISION_CODES` itself, so that the
+    flags are those the report shows whatever order the engine runs checks in. A check that
+    fails or does not apply is skipped.
+    """
+    from auditor.engine import not_applicable_reason
+    from auditor.registry import load_catalogue
+
+    load_catalogue()
+    out: set[str] = set()
+    for code, spec in sorted(REGISTRY.items()):
+        if spec.family not in families and code not in FLAG_REVISION_CODES:
+            continue
+        if not_applicable_reason(spec, m) is not None:
+            continue
+        try:
+            res = spec.fn(m)
+            frame = res.rows if isinstance(res, CheckOutput) else res
+            df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        except Exception:  # another check's bug must not hide the margins
+            continue
+        if "unit_id" not in df.columns or df.height == 0:
+            continue
+        sev = (pl.col("severity").fill_null(spec.severity) if "severity" in df.columns
+               else pl.lit(spec.severity))
+        ids = df.filter(pl.col("unit_id").is_not_null() & sev.is_in(["error", "warning"]))
+        out.update(str(u) for u in ids["unit_id"].unique().to_list())
+    return out
+
+
+def flagged_votes(m: Model, contest: str, units: set[str], district: str | None = None) -> int:
+    """Votes cast in the flagged units of one contest (valid ballots, else Σ choices).
+
+    `district`: a value of the `smd_level` column, for a district that is a level of the
+    contest rather than a contest of its own.
+    """
+    if not units:
+        return 0
+    ids = sorted(units)
+    level = m.rule("smd_level")
+    if district is not None and level and level in m.unit_columns():
+        ids = (m.units.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids)
+                              & (pl.col(level) == district))
+               .select("unit_id").collect()["unit_id"].to_list())
+        if not ids:
+            return 0
+    if "valid" in m.unit_columns():
+        n = (m.units.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids))
+             .select(pl.col("valid").sum()).collect().item())
+        if n:
+            return int(n)
+    n = (m.votes.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids))
+         .select(pl.col("votes").sum()).collect().item())
+    return int(n or 0)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """One decisive margin: what would change, and how many votes it takes."""
+
+    kind: str  # "threshold" | "seat" | "winner"
+    contest: str
+    choice: str
+    votes: int
+    text: str  # "Butun Kyrgyzstan's margin over the 5 % threshold is 25,884 votes"
+    stake: str  # "who enters parliament"
+    district: str | None = None  # the `smd_level` value when the district is not a contest
+
+
+def decisive_margins(m: Model) -> list[Margin]:
+    """Threshold margins, the last-seat margins and the winner margins of every contest."""
+    out: list[Margin] = []
+    s = setup(m) if _needs_seats(m) is None else None
+    if s is not None:
+        sens = [x for x in s.sensitivity() if x.choice not in s.exclude]
+        if s.threshold:
+            # The decisive threshold margins: the list closest to falling out and the one
+            # closest to getting in (lists far below are not margins anyone is deciding).
+            pct = f"{100 * s.threshold:g} %"
+            above = [x for x in sens if x.eligible and x.votes_to_fail_threshold is not None]
+            below = [x for x in sens if not x.eligible and x.votes_to_pass_threshold is not None]
+            if above:
+                x = min(above, key=lambda x: (x.votes_to_fail_threshold or 0, x.choice))
+                out.append(Margin("threshold", s.contest, x.choice,
+                                  int(x.votes_to_fail_threshold or 0),
+                                  f"{x.choice}'s margin over the {pct} threshold is "
+                                  f"{x.votes_to_fail_threshold:,} votes", "who enters parliament"))
+            if below:
+                x = min(below, key=lambda x: (x.votes_to_pass_threshold or 0, x.choice))
+                out.append(Margin("threshold", s.contest, x.choice,
+                                  int(x.votes_to_pass_threshold or 0),
+                                  f"{x.choice} is {x.votes_to_pass_threshold:,} votes short of "
+                                  f"the {pct} threshold", "who enters parliament"))
+        gain = [x for x in sens if x.votes_to_gain_seat is not None and x.eligible]
+        if gain:
+            g = min(gain, key=lambda x: (x.votes_to_gain_seat or 0, x.choice))
+            out.append(Margin("seat", s.contest, g.choice, int(g.votes_to_gain_seat or 0),
+                              f"{g.choice} is {g.votes_to_gain_seat:,} votes from one more seat",
+                              "the seat allocation"))
+        lose = [x for x in sens if x.votes_to_lose_seat is not None]
+        if lose:
+            lo = min(lose, key=lambda x: (x.votes_to_lose_seat or 0, x.choice))
+            out.append(Margin("seat", s.contest, lo.choice, int(lo.votes_to_lose_seat or 0),
+                              f"{lo.choice} would lose its last seat with "
+                              f"{lo.votes_to_lose_seat:,} fewer votes", "the seat allocation"))
+        if len(s.votes) >= 2:
+            ranked = sorted(((v, c) for c, v in s.votes.items() if c not in s.exclude),
+                            reverse=True)
+            if len(ranked) >= 2:
+                (v1, c1), (v2, c2) = ranked[0], ranked[1]
+                out.append(Margin("winner", s.contest, c1, v1 - v2,
+                                  f"{c1} leads {c2} by {v1 - v2:,} votes", "who comes first"))
+    lc = s.contest if s else None
+    contests = _smd_contests(m) if (m.rule("smd_contests") or m.rule("smd_level") or s) else \
+        sorted(m.votes.select("contest").unique().collect()["contest"].to_list())
+    for contest in contests:
+        if contest == lc:
+            continue
+        for label, district, tot in district_totals(m, contest):
+            ranked = sorted(((v, c) for c, v in tot.items()), reverse=True)
+            if len(ranked) >= 2:
+                (v1, c1), (v2, c2) = ranked[0], ranked[1]
+                out.append(Margin("winner", contest, c1, v1 - v2,
+                                  f"in {label}, {c1} leads {c2} by {v1 - v2:,} votes",
+                                  f"who wins {label}", district))
+    return sorted(out, key=lambda x: (x.votes, x.kind, x.contest, x.choice))
+
+
+def materialised(m: Model, deep: bool = True) -> Model:
+    """The same model (and its earlier releases) with every frame computed once, in memory.
+
+    `deep=False`: only `units` and `votes`.
+    """
+    from dataclasses import replace
+
+    # One collect_all: the frames share the reading of the source, which runs once.
+    if not deep:
+        units, votes = pl.collect_all([m.units, m.votes])
+        return replace(m, units=units.lazy(), votes=votes.lazy(), _schema_cache={})
+    units, votes, published, issues = pl.collect_all([m.units, m.votes, m.published, m.issues])
+    return replace(m, units=units.lazy(), votes=votes.lazy(), published=published.lazy(),
+                   issues=issues.lazy(),
+                   previous=[materialised(p) for p in m.previous if p is not m],
+                   _schema_cache={})
+
+
+@check(code="SEAT005", name="flagged-votes-vs-margins", severity="warning", requires=("votes",),
+       message="{message}")
+def flagged_vs_margins(m: Model) -> CheckOutput:
+    """Votes in flagged units compared with every decisive margin.
+
+    What: the votes cast in units with an error or warning finding of the unit-level
+    families (INPUT, ARITH, PCT, TURN, recomputed here so the result does not depend on the
+    order checks run in) are compared with each margin that decides the outcome: threshold
+    margins, the smallest vote changes that move a seat, and the winner's lead in each
+    contest or district. A warning per margin the flagged votes could overturn; otherwise one
+    info finding with the smallest margin. Flags are counted by unit id across contests.
+    Why it matters: "is anything wrong?" is only half the question; "could it change who
+    wins?" is the other. Flagged votes larger than a margin do not prove it changed — they
+    say the margin is within the reach of the problems found.
+    Example: "flagged stations hold 41,230 votes; Butun Kyrgyzstan's margin over the 5 %
+    threshold is 25,884 votes: the flags could change who enters parliament".
+    """
+    # Many contests (one per single-member district) mean many small queries: read the
+    # frames once instead of re-reading the source for each.
+    m = materialised(m)
+    margins = decisive_margins(m)
+    units = flagged_units(m)
+    cache: dict[tuple[str, str | None], int] = {}
+    rows: list[dict[str, Any]] = []
+    decisive: list[dict[str, Any]] = []
+    for mg in margins:
+        ck = (mg.contest, mg.district)
+        if ck not in cache:
+            cache[ck] = flagged_votes(m, mg.contest, units, mg.district)
+        fv = cache[ck]
+        could = fv >= mg.votes and fv > 0
+        verdict = "could change" if could else "alone cannot change"
+        sentence = f"flagged stations hold {fv:,} votes; {mg.text}: the flags {verdict} {mg.stake}"
+        decisive.append({"kind": mg.kind, "contest": mg.contest, "choice": mg.choice,
+                         "margin_votes": mg.votes, "flagged_votes": fv, "could_change": could,
+                         "text": sentence})
+        if could:
+            rows.append({"contest": mg.contest, "unit_id": None, "choice": mg.choice,
+                         "observed": float(fv), "expected": float(mg.votes),
+                         "delta": float(fv - mg.votes), "votes_affected": float(fv),
+                         "severity": None, "key": f"{mg.kind}:{mg.choice}", "message": sentence})
+    if not rows and decisive and units:
+        d = decisive[0]
+        rows.append({"contest": d["contest"], "unit_id": None, "choice": d["choice"],
+                     "observed": float(d["flagged_votes"]), "expected": float(d["margin_votes"]),
+                     "delta": float(d["flagged_votes"] - d["margin_votes"]),
+                     "votes_affected": float(d["flagged_votes"]), "severity": "info",
+                     "key": f"{d['kind']}:{d['choice']}", "message": d["text"]})
+    # The list contest's margins first (they decide parliament), then the closest districts.
+    lc = list_contest(m) if _needs_seats(m) is None else None
+    decisive.sort(key=lambda d: (d["contest"] != lc, d["margin_votes"]))
+    summary = {"decisive": decisive[:20], "flagged_units": len(units),
+               "flagged_votes": max(cache.values()) if cache else 0}
+    return CheckOutput(pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty(), summary=summary)

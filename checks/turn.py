@@ -1,0 +1,567 @@
+"""TURN: turnout and invalid-ballot plausibility.
+
+Rates used here (per unit, and summed for national/regional rates):
+
+- turnout = `voters` (else `ballots_cast`, else `valid + invalid [+ blank]`) divided by
+  `registered` plus the profile's `extra_registered` columns (or the columns listed in the
+  rule `turnout_base`).
+- invalid share = `invalid` divided by `ballots_cast` (else `valid + invalid [+ blank]`).
+
+A rate is *not applicable*, never flagged, where its denominator is empty or zero (postal
+districts carry no electorate) or the unit's type is one whose electorate is not a place
+(`postal`, `evoting`, … see `NOT_APPLICABLE_TYPES`, or the rule `turnout_not_applicable`).
+
+Outliers (`TURN002`, `TURN004`) are measured with a robust z within comparable units: the
+same contest and unit type, in the lowest hierarchy level (district, then region, then the
+nation) that has at least `MIN_GROUP` such units. The scale combines the group's robust
+between-unit spread (1.4826 · MAD, net of sampling noise) with the binomial sampling noise
+of the unit's own denominator, so that a 40-voter station is not an outlier merely for being
+small. Flagged when |z| ≥ `z` (profile rule or `--z`, default `DEFAULT_Z`).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from auditor.model import Model
+from auditor.registry import CheckOutput, check
+
+# Default robust-z threshold. Under the null of the scale above (normal between-unit spread
+# plus binomial noise) |z| ≥ 4.5 has a two-sided probability of 6.8e-6 per unit (`nominal_rate`);
+# tests/property/test_turn_property.py checks that clean synthetic elections with regional
+# and district variation stay at or below it, and that +40 turnout points are caught.
+DEFAULT_Z = 4.5
+# Fewest comparable units a median/MAD is computed from; smaller groups borrow the level above.
+MIN_GROUP = 20
+# Unit types whose electorate is not a place: turnout and invalid share are not compared.
+NOT_APPLICABLE_TYPES = frozenset(
+    {"postal", "evoting", "e-voting", "electronic", "remote", "online", "internet"}
+)
+# Fewest valid votes for a unanimous unit to be reported (3 voters agreeing is unremarkable).
+MIN_UNANIMOUS = 10
+
+MEASURE_WORDS = {"turnout": "turnout", "invalid_share": "invalid ballots"}
+
+
+def nominal_rate(z: float) -> float:
+    """Two-sided normal tail probability of |Z| ≥ z: the false-alarm rate the threshold means."""
+    return math.erfc(z / math.sqrt(2.0))
+
+
+def z_threshold(m: Model) -> float:
+    """The robust-z threshold: `--z`, else the profile's `z`, else `DEFAULT_Z`."""
+    return float(m.rule("z", DEFAULT_Z))
+
+
+def _cols(m: Model) -> set[str]:
+    return m.unit_columns()
+
+
+def turnout_parts(m: Model) -> tuple[pl.Expr, pl.Expr] | None:
+    """(numerator, denominator) expressions of turnout, or None when it cannot be computed."""
+    cols = _cols(m)
+    base_rule = m.rule("turnout_base")
+    if base_rule:
+        names = [base_rule] if isinstance(base_rule, str) else list(base_rule)
+    else:
+        names = ["registered", *[c for c in (m.rule("extra_registered") or [])]]
+    names = [n for n in names if n in cols]
+    if "registered" not in cols or not names:
+        return None
+    den = pl.sum_horizontal([pl.col(n).cast(pl.Float64) for n in names])
+    # An empty `registered` cell means undefined, not zero.
+    den = pl.when(pl.col("registered").is_null()).then(None).otherwise(den)
+    num = _ballots_expr(cols, prefer_voters=True)
+    if num is None:
+        return None
+    return num, den
+
+
+def _ballots_expr(cols: set[str], prefer_voters: bool) -> pl.Expr | None:
+    if prefer_voters and "voters" in cols:
+        return pl.col("voters").cast(pl.Float64)
+    if "ballots_cast" in cols:
+        return pl.col("ballots_cast").cast(pl.Float64)
+    if "valid" in cols and "invalid" in cols:
+        parts = [pl.col(c).cast(pl.Float64) for c in ("valid", "invalid", "blank") if c in cols]
+        # sum_horizontal would turn a missing cell into 0; keep it missing.
+        out = parts[0]
+        for p in parts[1:]:
+            out = out + p
+        return out
+    return None
+
+
+def invalid_parts(m: Model) -> tuple[pl.Expr, pl.Expr] | None:
+    """(numerator, denominator) expressions of the invalid share, or None."""
+    cols = _cols(m)
+    if "invalid" not in cols:
+        return None
+    den = _ballots_expr(cols, prefer_voters=False)
+    if den is None:
+        return None
+    return pl.col("invalid").cast(pl.Float64), den
+
+
+def _na_types(m: Model) -> list[str]:
+    extra = m.rule("turnout_not_applicable") or []
+    return sorted(NOT_APPLICABLE_TYPES | {str(t).lower() for t in extra})
+
+
+def _applicable(m: Model) -> pl.Expr:
+    """True for units whose rates may be compared (type is a place with an electorate)."""
+    if "unit_type" not in _cols(m):
+        return pl.lit(True)
+    return ~pl.col("unit_type").str.to_lowercase().is_in(_na_types(m)).fill_null(False)
+
+
+def unit_rates(m: Model) -> pl.DataFrame:
+    """Per applicable unit: keys, hierarchy, type, and `{measure}_num` / `{measure}_den`."""
+    cols = _cols(m)
+    hier = [h for h in m.hierarchy if h in cols]
+    keep = ["contest", "unit_id", *hier]
+    exprs: list[pl.Expr] = [pl.col(c) for c in keep]
+    exprs.append(pl.col("unit_type") if "unit_type" in cols else pl.lit("regular").alias("unit_type"))
+    for name, parts in (("turnout", turnout_parts(m)), ("invalid_share", invalid_parts(m))):
+        if parts is not None:
+            exprs += [parts[0].alias(f"{name}_num"), parts[1].alias(f"{name}_den")]
+    return m.units.filter(_applicable(m)).select(exprs).collect()
+
+
+def compare(df: pl.DataFrame, hierarchy: list[str], num: str, den: str,
+            ok: pl.Expr) -> pl.DataFrame:
+    """Rows where `ok`, with `rate`, `median`, `z`, `level` (name of the comparison group)
+    and `n` (units in it).
+
+    Comparable units: same contest and unit type, in the lowest hierarchy level (then the
+    next one up, then the nation) that has at least `MIN_GROUP` of them; a unit in a small
+    district is compared with its whole region, not with the other small districts' units.
+
+    The rate is put on Anscombe's variance-stabilising scale y = asin(sqrt((num + 3/8) /
+    (den + 3/4))), whose binomial sampling variance is 1 / (4 · den + 2) whatever the rate
+    (a raw 1 % invalid share is so skewed that plain z-scores flag small stations by the
+    dozen). Then z = (y − median_y) / sqrt(τ² + 1/(4 · den + 2)), τ² being the group's
+    robust between-unit variance: (1.4826 · MAD_y)² minus the median sampling variance,
+    floored at 0.
+    """
+    d = df.filter(ok).with_columns(
+        (pl.col(num) / pl.col(den)).alias("rate"),
+        ((pl.col(num) + 0.375) / (pl.col(den) + 0.75)).sqrt().arcsin().alias("__y"),
+        (1.0 / (4.0 * pl.col(den) + 2.0)).alias("__samp"),
+    )
+    levels = [hierarchy[: i + 1] for i in range(len(hierarchy) - 1, -1, -1)] + [[]]
+    names = [h[-1] if h else "national" for h in levels]
+    for i, lv in enumerate(levels):
+        keys = ["contest", "unit_type", *lv]
+        d = d.with_columns(
+            pl.len().over(keys).alias(f"__n{i}"),
+            pl.col("rate").median().over(keys).alias(f"__med{i}"),
+            pl.col("__y").median().over(keys).alias(f"__my{i}"),
+            pl.col("__samp").median().over(keys).alias(f"__ms{i}"),
+        )
+        d = d.with_columns(
+            ((pl.col("__y") - pl.col(f"__my{i}")).abs().median().over(keys)
+             * 1.482602218505602).alias(f"__mad{i}"),
+        )
+
+    def pick(stem: str) -> pl.Expr:
+        e: Any = pl
+        for i in range(len(levels) - 1):
+            e = e.when(pl.col(f"__n{i}") >= MIN_GROUP).then(pl.col(f"{stem}{i}"))
+        last = pl.col(f"{stem}{len(levels) - 1}")
+        return last if len(levels) == 1 else e.otherwise(last)
+
+    lvl: Any = pl
+    for i in range(len(levels) - 1):
+        lvl = lvl.when(pl.col(f"__n{i}") >= MIN_GROUP).then(pl.lit(names[i]))
+    lvl = pl.lit(names[-1]) if len(levels) == 1 else lvl.otherwise(pl.lit(names[-1]))
+    d = d.with_columns(
+        lvl.alias("level"), pick("__n").alias("n"), pick("__med").alias("median"),
+        pick("__my").alias("__my"), pick("__mad").alias("__mad"), pick("__ms").alias("__ms"),
+    )
+    tau2 = (pl.col("__mad") ** 2 - pl.col("__ms")).clip(lower_bound=0.0)
+    d = d.with_columns(((pl.col("__y") - pl.col("__my")) / (tau2 + pl.col("__samp")).sqrt())
+                       .alias("z"))
+    return d.drop([c for c in d.columns if c.startswith("__")])
+
+
+def z_cut(z0: float, n: pl.Expr) -> pl.Expr:
+    """The |z| a group of `n` units must reach for the false-alarm rate of z0 (normal).
+
+    A scale estimated from n units by the MAD (37 % efficient) makes z behave like Student's
+    t with ν ≈ 0.37 · n degrees of freedom; the Cornish–Fisher expansion of the t quantile
+    turns the normal cut z0 into the t cut, e.g. 4.5 → 4.84 for 200 units, 5.9 for 40.
+    """
+    nu = (0.37 * n.cast(pl.Float64)).clip(lower_bound=1.0)
+    return (pl.lit(z0) + (z0**3 + z0) / (4.0 * nu)
+            + (5 * z0**5 + 16 * z0**3 + 3 * z0) / (96.0 * nu**2))
+
+
+def _fmt_pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+@check(code="TURN001", name="turnout-exactly-100", severity="warning",
+       requires=("registered",),
+       message="turnout is exactly 100 %: {observed:,.0f} voters of {expected:,.0f} registered")
+def turnout_100(m: Model) -> pl.LazyFrame:
+    """Turnout of exactly 100 % of registered voters.
+
+    What: a unit where the voters (or ballots cast) equal the registered voters, with at least
+    one registered voter. Units whose turnout is undefined (no electorate, postal or e-voting
+    pseudo-stations) are not applicable.
+    Why it matters: every single registered voter taking part is rare outside closed
+    institutions (ships, hospitals, remote stations); in ordinary stations it is a classic
+    sign of a written-up protocol.
+    Example: a station with 1,204 registered and 1,204 ballots cast.
+    """
+    parts = turnout_parts(m)
+    if parts is None:
+        return pl.LazyFrame(schema={"contest": pl.String, "unit_id": pl.String})
+    num, den = parts
+    return (
+        m.units.filter(_applicable(m))
+        .select("contest", "unit_id", num.alias("observed"), den.alias("expected"))
+        .filter((pl.col("expected") > 0) & (pl.col("observed") == pl.col("expected")))
+        .with_columns(pl.col("observed").alias("votes_affected"))
+    )
+
+
+def _outliers(m: Model, measure: str, z0: float, df: pl.DataFrame | None = None) -> pl.DataFrame:
+    if df is None:
+        df = unit_rates(m)
+    num, den = f"{measure}_num", f"{measure}_den"
+    if num not in df.columns:
+        return pl.DataFrame()
+    ok = pl.col(num).is_not_null() & pl.col(den).is_not_null() & (pl.col(den) > 0)
+    # A rate above 100 % is an impossibility reported by ARITH, not an outlier here.
+    ok = ok & (pl.col(num) <= pl.col(den))
+    d = compare(df, [h for h in m.hierarchy if h in df.columns], num, den, ok)
+    # Invalid shares are flagged only when high: near 0 the binomial's lower tail is too
+    # discrete for a z (a 700-ballot station with no invalid ballot is rare, not a sign).
+    dist = pl.col("z").abs() if measure == "turnout" else pl.col("z")
+    return d.filter(dist >= z_cut(z0, pl.col("n"))).with_columns(
+        pl.lit(measure).alias("key"))
+
+
+@check(code="TURN002", name="rate-outlier", severity="warning",
+       requires=("hierarchy",),
+       message="{message}")
+def rate_outlier(m: Model) -> CheckOutput:
+    """Turnout or invalid-ballot share far from comparable units (robust z).
+
+    What: for each unit, turnout and invalid share are compared with the median of the units
+    of the same contest and type (home/abroad, regular/special) in its district (or region,
+    or the nation, the lowest level with at least 20 such units). The distance is a robust z:
+    the difference divided by the group's robust spread (1.4826 · MAD) combined with the
+    binomial noise of the unit's size. Flagged when |z| ≥ the threshold for turnout, z ≥ it
+    for the invalid share (`z` in the profile, `--z`, default 4.5: two-sided normal tail
+    6.8e-6 per unit and measure, the nominal false-alarm rate), the threshold being raised
+    for small groups whose spread is itself uncertain (Student-t correction).
+    Postal districts without electorate and e-voting pseudo-stations are not applicable.
+    Why it matters: ballot stuffing and written-up protocols raise turnout far above the
+    neighbours; mass spoiling or a miscount shows as an invalid share out of line. A warning,
+    not a proof: hospitals, barracks and tiny remote stations can be genuine outliers.
+    Example: "turnout 97.3 % where the district median is 41.0 % (z = 8.4)".
+    """
+    z0 = z_threshold(m)
+    frames = []
+    rates = unit_rates(m)
+    for measure in ("turnout", "invalid_share"):
+        d = _outliers(m, measure, z0, rates)
+        if d.height:
+            frames.append(d.select("contest", "unit_id", "key", "rate", "median", "z", "level",
+                                   pl.col(f"{measure}_num").alias("votes_affected")))
+    if not frames:
+        return CheckOutput(pl.DataFrame(schema={"contest": pl.String, "unit_id": pl.String}),
+                           summary={"turn002_z": z0})
+    d = pl.concat(frames)
+    words = pl.col("key").replace_strict(MEASURE_WORDS, default=pl.col("key"))
+    msg = pl.format(
+        "{} {} % where the {} median is {} % (z = {})",
+        words,
+        (pl.col("rate") * 100).round(1),
+        pl.col("level"),
+        (pl.col("median") * 100).round(1),
+        pl.col("z").round(1),
+    )
+    rows = d.select(
+        "contest", "unit_id", "key",
+        (pl.col("rate") * 100).alias("observed"),
+        (pl.col("median") * 100).alias("expected"),
+        pl.col("z").alias("delta"),
+        "votes_affected",
+        msg.alias("message"),
+    ).sort(pl.col("delta").abs(), descending=True)
+    return CheckOutput(rows, summary={"turn002_z": z0})
+
+
+# ---------------------------------------------------------------------------------------
+# TURN003: national and regional rates against history
+
+
+def _pct_bound(b: dict[str, Any], name: str) -> float | None:
+    """A baseline bound as a fraction: `max_pct = 2.0` or `max = 0.02` (fractions like
+    `threshold`)."""
+    if b.get(f"{name}_pct") is not None:
+        return float(b[f"{name}_pct"]) / 100.0
+    if b.get(name) is not None:
+        return float(b[name])
+    return None
+
+
+def aggregate_rates(m: Model, level: str | None = None) -> pl.DataFrame:
+    """Rates summed over applicable units, per contest (and per `level` value if given).
+
+    Columns: contest, [level], measure, num, den, rate.
+    """
+    df = unit_rates(m)
+    keys = ["contest"] + ([level] if level else [])
+    out = []
+    for measure in ("turnout", "invalid_share"):
+        num, den = f"{measure}_num", f"{measure}_den"
+        if num not in df.columns:
+            continue
+        ok = pl.col(num).is_not_null() & pl.col(den).is_not_null() & (pl.col(den) > 0)
+        out.append(
+            df.filter(ok).group_by(keys).agg(pl.col(num).sum().alias("num"),
+                                             pl.col(den).sum().alias("den"))
+            .with_columns(pl.lit(measure).alias("measure"),
+                          (pl.col("num") / pl.col("den")).alias("rate"))
+        )
+    if not out:
+        return pl.DataFrame()
+    return pl.concat(out, how="vertical_relaxed").sort([*keys, "measure"])
+
+
+@lru_cache(maxsize=8)
+def _load_history(path: str, profile: str | None) -> Model:
+    """A previous election's file: its own profile when one is detected (another year's
+    layout often differs), else the current election's."""
+    from auditor.ingest import LoadOptions, load
+
+    found = load([Path(path)], LoadOptions())
+    if found.profile is not None or profile is None:
+        return found
+    return load([Path(path)], LoadOptions(profile=profile))
+
+
+def history_models(m: Model) -> list[Model]:
+    """Earlier elections given with `--history` (paths, or models already loaded)."""
+    hist = m.options.get("history") or []
+    if isinstance(hist, str | Path | Model):
+        hist = [hist]
+    prof = None
+    if m.profile is not None:
+        prof = m.profile.name if m.profile.source.startswith("builtin:") else m.profile.source
+    out = []
+    for h in hist:
+        out.append(h if isinstance(h, Model) else _load_history(str(h), prof))
+    return out
+
+
+# Tolerance around a previous election's rate when no explicit baseline is given, in
+# percentage points (rule `history_tolerance_pp`, a table measure → points).
+HISTORY_TOLERANCE_PP = {"turnout": 10.0, "invalid_share": 2.0}
+
+
+def _baselines(m: Model) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for b in m.rule("baselines") or []:
+        if not isinstance(b, dict) or b.get("measure") not in MEASURE_WORDS:
+            continue
+        out.append({"measure": b["measure"], "min": _pct_bound(b, "min"),
+                    "max": _pct_bound(b, "max"), "source": str(b.get("source", "the profile")),
+                    "level": b.get("level"), "contest": b.get("contest")})
+    tol = {**HISTORY_TOLERANCE_PP, **(m.rule("history_tolerance_pp") or {})}
+    for hm in history_models(m):
+        label = hm.label or (hm.inputs[0].path if hm.inputs else "history")
+        levels: list[str | None] = [None]
+        if m.region and m.region in hm.unit_columns():
+            levels.append(m.region)
+        for level in levels:
+            agg = aggregate_rates(hm, level)
+            if agg.height == 0:
+                continue
+            # One election's contest names rarely match another's: pool contests by measure.
+            keys = ["measure"] + ([level] if level else [])
+            pooled = agg.group_by(keys).agg(pl.col("num").sum(), pl.col("den").sum())
+            for r in pooled.iter_rows(named=True):
+                rate = r["num"] / r["den"] if r["den"] else None
+                if rate is None:
+                    continue
+                t = float(tol.get(r["measure"], 5.0)) / 100.0
+                out.append({"measure": r["measure"], "min": max(0.0, rate - t),
+                            "max": min(1.0, rate + t),
+                            "source": f"{label} ({_fmt_pct(rate)} ± {100 * t:.0f} points)",
+                            "level": level, "contest": None,
+                            "value": r[level] if level else None})
+    return out
+
+
+@check(code="TURN003", name="rate-outside-baseline", severity="warning",
+       applies=lambda m: None if (m.rule("baselines") or m.options.get("history"))
+       else "no `[[rules.baselines]]` in the profile and no --history file",
+       message="{message}")
+def rate_outside_baseline(m: Model) -> pl.DataFrame:
+    """A national or regional turnout or invalid share outside its historical range.
+
+    What: the rate summed over all (applicable) units, nationally or per region, compared
+    with a baseline: `[[rules.baselines]]` in the profile (`measure` = `invalid_share` or
+    `turnout`, `min`/`max` as fractions or `min_pct`/`max_pct` in percent, `source`,
+    optional `level` = a hierarchy level for regional baselines, optional `contest`), or a
+    previous election's file given with `--history FILE` (read with its detected profile,
+    else the current one); its
+    rate ± a tolerance (10 points for turnout, 2 for invalid share; rule
+    `history_tolerance_pp`) is the range.
+    Why it matters: a rate never seen before is the first question to ask of a result; in
+    Kyrgyzstan 2021 invalid ballots were 9.62 % where they had never exceeded 2 % since 2017.
+    Example: "invalid ballots are 9.62 % nationally, outside the baseline of at most 2.00 %
+    (source: CEC results 2017–2021)".
+    """
+    rows: list[dict[str, Any]] = []
+    cache: dict[str | None, pl.DataFrame] = {}
+    for b in _baselines(m):
+        level = b["level"] if b["level"] not in (None, "national", "total") else None
+        if level == "region":
+            level = m.region
+        if level is not None and level not in m.unit_columns():
+            continue
+        if level not in cache:
+            cache[level] = aggregate_rates(m, level)
+        agg = cache[level]
+        if agg.height == 0:
+            continue
+        sel = agg.filter(pl.col("measure") == b["measure"])
+        if b.get("contest"):
+            sel = sel.filter(pl.col("contest") == b["contest"])
+        if level and b.get("value") is not None:
+            sel = sel.filter(pl.col(level) == b["value"])
+        for r in sel.iter_rows(named=True):
+            rate = r["rate"]
+            lo, hi = b["min"], b["max"]
+            if rate is None or not ((lo is not None and rate < lo) or (hi is not None and rate > hi)):
+                continue
+            if lo is not None and hi is not None:
+                rng = f"{100 * lo:.2f}–{100 * hi:.2f} %"
+            elif hi is not None:
+                rng = f"at most {100 * hi:.2f} %"
+            else:
+                rng = f"at least {100 * (lo or 0.0):.2f} %"
+            where = f"in {r[level]}" if level else "nationally"
+            bound = hi if hi is not None and rate > hi else lo
+            rows.append({
+                "contest": r["contest"],
+                "unit_id": None,
+                "path": str(r[level]) if level else None,
+                "key": f"{b['measure']}:{level or 'national'}:{r[level] if level else ''}",
+                "observed": 100 * rate,
+                "expected": None if bound is None else 100 * bound,
+                "delta": None if bound is None else 100 * (rate - bound),
+                "message": f"{MEASURE_WORDS[b['measure']]} {100 * rate:.2f} % {where}, outside "
+                           f"the baseline of {rng} (source: {b['source']})",
+            })
+    return pl.DataFrame(rows, schema={
+        "contest": pl.String, "unit_id": pl.String, "path": pl.String, "key": pl.String,
+        "observed": pl.Float64, "expected": pl.Float64, "delta": pl.Float64,
+        "message": pl.String,
+    })
+
+
+# ---------------------------------------------------------------------------------------
+# TURN004: late surges
+
+
+def _has_time_counts(m: Model) -> str | None:
+    cols = m.unit_columns()
+    if "voters" not in cols:
+        return "no `voters` column"
+    if "voters_by_afternoon" not in cols and "voters_by_noon" not in cols:
+        return "no time-of-day counts (`voters_by_noon`, `voters_by_afternoon`)"
+    return None
+
+
+@check(code="TURN004", name="late-surge", severity="warning",
+       requires=("voters",), applies=_has_time_counts, message="{message}")
+def late_surge(m: Model) -> pl.DataFrame:
+    """The share of voters after the last intermediate count far above comparable units.
+
+    What: where the protocol has time-of-day counts (voters by noon, by the afternoon) and the
+    final number of voters, the late share = (voters − last intermediate count) / voters is
+    compared with its district median by the robust z of `TURN002`; flagged when z ≥ the
+    threshold (a surge, not a lull). Units where a later count is smaller than an earlier one
+    are left to `ARITH005` (an impossibility, reported once, not twice).
+    Why it matters: ballots added after the last count observers saw, when the station is
+    quieter, are a known stuffing pattern; a late share far above the neighbours' is where to
+    look first.
+    Example: "41.2 % of voters came after 17:00 where the district median is 12.5 % (z = 6.1)".
+    """
+    cols = m.unit_columns()
+    last = "voters_by_afternoon" if "voters_by_afternoon" in cols else "voters_by_noon"
+    times = {"voters_by_noon": "the noon count", "voters_by_afternoon": "the afternoon count",
+             **(m.rule("count_times") or {})}
+    when = str(times.get(last, last))
+    hier = [h for h in m.hierarchy if h in cols]
+    sel: list[pl.Expr] = [pl.col(c) for c in ("contest", "unit_id", *hier)]
+    sel.append(pl.col("unit_type") if "unit_type" in cols else pl.lit("regular").alias("unit_type"))
+    sel += [pl.col("voters").cast(pl.Float64).alias("den"),
+            (pl.col("voters") - pl.col(last)).cast(pl.Float64).alias("num")]
+    monotone = pl.col(last) <= pl.col("voters")
+    if last == "voters_by_afternoon" and "voters_by_noon" in cols:
+        monotone = monotone & (pl.col("voters_by_noon").is_null()
+                               | (pl.col("voters_by_noon") <= pl.col(last)))
+    df = m.units.filter(_applicable(m)).with_columns(monotone.fill_null(False).alias("__mono")) \
+        .select(*sel, pl.col("__mono")).collect()
+    ok = pl.col("__mono") & pl.col("num").is_not_null() & (pl.col("den") > 0)
+    d = compare(df, hier, "num", "den", ok)
+    d = d.filter(pl.col("z") >= z_cut(z_threshold(m), pl.col("n")))
+    msg = pl.format("{} % of voters came after {} where the {} median is {} % (z = {})",
+                    (pl.col("rate") * 100).round(1), pl.lit(when), pl.col("level"),
+                    (pl.col("median") * 100).round(1), pl.col("z").round(1))
+    return d.select(
+        "contest", "unit_id",
+        (pl.col("rate") * 100).alias("observed"),
+        (pl.col("median") * 100).alias("expected"),
+        pl.col("z").alias("delta"),
+        pl.col("num").alias("votes_affected"),
+        msg.alias("message"),
+    ).sort("delta", descending=True)
+
+
+# ---------------------------------------------------------------------------------------
+# TURN005: unanimous units
+
+
+@check(code="TURN005", name="unanimous-unit", severity="warning", requires=("votes",),
+       message="{choice} received all {observed:.0f} valid votes")
+def unanimous_unit(m: Model) -> pl.LazyFrame:
+    """One choice receiving every valid vote in a unit.
+
+    What: a unit with at least 10 valid votes (rule `min_unanimous`) where a single choice
+    has them all, in a contest with at least two choices on the ballot. Reported apart from
+    `TURN001` (100 % turnout): the two often come together but mean different things.
+    Why it matters: unanimity among dozens of voters with several choices on the ballot is
+    almost never genuine; it is a hallmark of protocols written without a count.
+    Example: a station where party A has 812 votes and the 13 other parties 0.
+    """
+    min_n = int(m.rule("min_unanimous", MIN_UNANIMOUS))
+    votes = m.votes.filter(pl.col("votes").is_not_null())
+    per_unit = votes.group_by("contest", "unit_id").agg(
+        pl.col("votes").sum().alias("total"), pl.col("votes").max().alias("top"))
+    n_choices = m.votes.group_by("contest").agg(pl.col("choice").n_unique().alias("n_choices"))
+    out = per_unit.filter((pl.col("total") >= min_n) & (pl.col("top") == pl.col("total")))
+    if "valid" in m.unit_columns():
+        out = out.join(m.units.select("contest", "unit_id", "valid"), on=["contest", "unit_id"],
+                       how="left").filter(pl.col("valid").is_null()
+                                          | (pl.col("valid") == pl.col("top")))
+    out = out.join(n_choices, on="contest").filter(pl.col("n_choices") >= 2)
+    # The choice's name only for the few unanimous units, not for every unit.
+    out = out.join(votes.select("contest", "unit_id", "choice", pl.col("votes").alias("top")),
+                   on=["contest", "unit_id", "top"])
+    return out.select("contest", "unit_id", "choice", pl.col("top").alias("observed"),
+                      pl.col("top").alias("votes_affected"))

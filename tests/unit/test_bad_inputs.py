@@ -1,0 +1,164 @@
+"""Bad inputs: each gives exit code 2 and a one-paragraph message naming the problem."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main
+
+BAD = Path(__file__).resolve().parents[2] / "fixtures" / "bad_inputs"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    rc = main(args)
+    err = capsys.readouterr().err
+    return rc, err
+
+
+def minimal_xlsx(rows: list[list[object]]) -> bytes:
+    """A valid one-sheet .xlsx written by hand (inline strings), for readers' tests."""
+    def cell(r: int, c: int, v: object) -> str:
+        ref = f"{chr(65 + c)}{r + 1}"
+        if isinstance(v, int):
+            return f'<c r="{ref}"><v>{v}</v></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>'
+
+    ns = "http://schemas.openxmlformats.org"
+    sheet = (f'<worksheet xmlns="{ns}/spreadsheetml/2006/main"><sheetData>'
+             + "".join(f'<row r="{i + 1}">' + "".join(cell(i, j, v) for j, v in enumerate(r))
+                       + "</row>" for i, r in enumerate(rows))
+             + "</sheetData></worksheet>")
+    ct = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    files = {
+        "[Content_Types].xml": (
+            f'<Types xmlns="{ns}/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{ct}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/worksheets/sheet1.xml" ContentType="{ct}.worksheet+xml"/>'
+            "</Types>"),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" '
+            f'Type="{ns}/officeDocument/2006/relationships/officeDocument" '
+            'Target="xl/workbook.xml"/></Relationships>'),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{ns}/spreadsheetml/2006/main" '
+            f'xmlns:r="{ns}/officeDocument/2006/relationships"><sheets>'
+            '<sheet name="results" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" '
+            f'Type="{ns}/officeDocument/2006/relationships/worksheet" '
+            'Target="worksheets/sheet1.xml"/></Relationships>'),
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for k, v in files.items():
+            z.writestr(k, v)
+    return buf.getvalue()
+
+
+HEAD: list[object] = ["region", "station", "registered", "valid", "invalid", "A", "B"]
+ROWS: list[list[object]] = [HEAD, *([["North", i, 100 + i, 80, 2, 50, 30] for i in range(1, 40)])]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("empty.csv", "empty"),
+    ("binary.csv", "binary file"),
+    ("page.csv", "web page"),
+    ("dup_header.csv", "names column 'valid' twice"),
+    ("truncated.xlsx", "not a readable Excel workbook"),
+])
+def test_bad_file_exit_2(name: str, words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    for cmd in ("inspect", "audit"):
+        rc, err = run([cmd, str(BAD / name), "--out", "/nonexistent/never-written"]
+                      if cmd == "audit" else [cmd, str(BAD / name)], capsys)
+        assert rc == 2, (cmd, name, err)
+        assert words in err and str(BAD / name) in err
+        assert "Traceback" not in err
+        assert err.count("\n") == 1  # one paragraph
+
+
+def test_wrong_delimiter(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = run(["inspect", "--delimiter", ",", str(BAD / "semicolon.csv")], capsys)
+    assert rc == 2
+    assert "delimiter" in err and "single column" in err
+    rc, _ = run(["inspect", str(BAD / "semicolon.csv")], capsys)  # sniffed correctly
+    assert rc == 0
+
+
+def test_text_only_count_column_names_file_row_column(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = run(["inspect", str(BAD / "text_counts.csv")], capsys)
+    assert rc == 2
+    assert "text_counts.csv" in err and "'registered'" in err and "row 2" in err
+    assert "'many'" in err
+
+
+def test_text_only_column_under_map(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "t.csv"
+    p.write_text("unit,Electorate,A,B\n1,n/a,5,6\n2,n/a,7,8\n", encoding="utf-8")
+    rc, err = run(["inspect", str(p), "--map", "registered=Electorate"], capsys)
+    assert rc == 2 and "'Electorate'" in err and "row 2" in err
+
+
+def test_a_few_garbage_cells_are_findings_not_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = run(["audit", str(BAD / "garbage_cells.csv"), "--out", str(tmp_path), "--format",
+                   "json", "--only", "INPUT", "--fail-on", "never", "-q"], capsys)
+    assert rc == 0, err
+    doc = json.loads((tmp_path / "findings.json").read_text(encoding="utf-8"))
+    got = sorted((f["code"], f["source_row"]) for f in doc["findings"])
+    assert got == [("INPUT001", 3), ("INPUT001", 5)]
+    assert doc["inputs"][0]["rows_in_model"] == 4
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = run(["inspect", "no/such/results.csv"], capsys)
+    assert rc == 2 and "no such file" in err
+
+
+def test_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, err = run(["inspect", "--profile", "atlantis", str(BAD / "semicolon.csv")], capsys)
+    assert rc == 2 and "unknown profile 'atlantis'" in err and "ru-duma-2021" in err
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("registered", "expected canonical=source"),
+    ("registered=Nope", "there is no column 'Nope'"),
+    ("voterz=A", "'voterz' is not a canonical name"),
+])
+def test_bad_map(spec: str, words: str, capsys: pytest.CaptureFixture[str]) -> None:
+    text = BAD / "semicolon.csv"
+    rc, err = run(["inspect", "--map", spec.replace("=A", "=Alpha"), str(text)], capsys)
+    assert rc == 2 and words in err
+
+
+def test_truncated_xlsx_differs_from_a_good_one(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(minimal_xlsx(ROWS))
+    rc, _ = run(["inspect", str(good)], capsys)
+    assert rc == 0  # the same workbook whole is readable: the failure is the truncation
+    cut = tmp_path / "cut.xlsx"
+    cut.write_bytes(good.read_bytes()[:1000])
+    rc, err = run(["inspect", str(cut)], capsys)
+    assert rc == 2 and "truncated" in err
+
+
+def test_header_only_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "h.csv"
+    p.write_text("region,station,registered,valid,invalid,A,B\n", encoding="utf-8")
+    rc, err = run(["inspect", str(p)], capsys)
+    assert rc == 2 and "no data rows" in err
+
+
+def test_table_without_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "notes.csv"
+    p.write_text("district,precinct,note\n1,2,checked\n3,4,typo fixed\n", encoding="utf-8")
+    rc, err = run(["inspect", str(p)], capsys)
+    assert rc == 2 and "no column could be read as counts" in err

@@ -1,0 +1,351 @@
+"""The HTML report: determinism, escaping of hostile names, CSV neutralising, size, languages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from auditor.cli import main
+from auditor.findings import AuditRun, Finding, neutralise_cell
+from auditor.registry import FAMILIES
+from auditor.report import render_html
+from auditor.report.render import MAX_ROWS_PER_CHECK, load_catalogue_text, row_caps
+from fixtures.synth import Injection, generate, inject
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HOSTILE_PARTIES = (
+    "<script>alert(1)</script>",
+    '"><img src=x onerror=alert(1)>',
+    '=HYPERLINK("http://x")',
+    "حزب الشعب",
+    "🗳️ Vote Party",
+)
+HOSTILE_REGIONS = {
+    "Region 01": "<script>alert(1)</script>",
+    "Region 02": '"><img src=x onerror=alert(1)>',
+    "Region 03": '=HYPERLINK("http://x")',
+    "Region 04": "מחוז הצפון",
+    "Region 05": "Регион 🐻",
+}
+
+
+def hostile_election(n: int = 3000, seed: int = 3) -> pl.DataFrame:
+    """A synthetic election whose party and region names try to break out of the page.
+
+    One station of every hostile region gets an injected arithmetic error, so that the
+    names reach the findings' paths as well as the choices and figures.
+    """
+    df = generate(n_stations=n, seed=seed, parties=HOSTILE_PARTIES)
+    df = df.with_columns(pl.col("region").replace(HOSTILE_REGIONS))
+    regions = df["region"].to_list()
+    for name in HOSTILE_REGIONS.values():
+        df = inject(df, Injection("valid_mismatch", regions.index(name), 40), HOSTILE_PARTIES)
+    df = inject(df, Injection("over_registered", 77, 30), HOSTILE_PARTIES)
+    return inject(df, Injection("cast_mismatch", 91, 20), HOSTILE_PARTIES)
+
+
+# The families these tests lean on: the report is under test here, not the other checks.
+FAMILIES_USED = "INPUT,ARITH,SEAT"
+
+
+def audit_to(src: Path, out: Path, *extra: str) -> AuditRun:
+    """Run `auditor audit` in-process (INPUT, ARITH and SEAT checks) and load the saved run."""
+    code = main(["audit", str(src), "--out", str(out), "--fail-on", "never", "--quiet",
+                 "--only", FAMILIES_USED, *extra])
+    assert code == 0
+    return AuditRun.from_dict(json.loads((out / "findings.json").read_text("utf-8")))
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, AuditRun]:
+    """The hostile election audited once: its output folder and run."""
+    d = tmp_path_factory.mktemp("hostile")
+    src = d / "hostile.csv"
+    hostile_election().write_csv(src)
+    return d, audit_to(src, d / "out")
+
+
+def test_hostile_names_are_text_in_html(hostile: tuple[Path, AuditRun]) -> None:
+    d, run = hostile
+    html = (d / "out" / "report.html").read_text("utf-8")
+    assert run.counts_by_severity()["error"] == 7  # 5 + 1 + 1 injected errors
+    # Never as markup, anywhere in the file (tables, summary, figure data).
+    assert "<script>alert(1)" not in html
+    assert "<img src=x" not in html
+    assert "onerror=alert(1)>" not in html.replace("&gt;", "")  # only in escaped form
+    # As text: escaped in the tables, and in the figure data as JSON escapes.
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "=HYPERLINK(&#34;http://x&#34;)" in html
+    assert "\\u0026lt;script\\u0026gt;alert(1)" in html  # plotly label, escaped twice
+    for text in ("حزب الشعب", "מחוז הצפון", "🗳️ Vote Party", "Регион 🐻"):
+        assert text in html
+    # Only the report's own three script elements exist.
+    assert len(re.findall(r"<script[ >]", html)) == 3
+
+
+def test_hostile_names_neutralised_in_csv(hostile: tuple[Path, AuditRun]) -> None:
+    d, _ = hostile
+    rows = list(csv.DictReader(io.StringIO((d / "out" / "findings.csv").read_text("utf-8"))))
+    assert rows
+    cells = [v for r in rows for v in r.values() if v]
+    assert not [c for c in cells if c[0] in "=+@\t\r" or (c[0] == "-" and not _is_number(c))]
+    assert "'=HYPERLINK(\"http://x\")" in {r["choice"] for r in rows}
+    paths = {r["path"].split(" / ")[0] for r in rows if r["code"] == "ARITH001"}
+    assert paths == set(HOSTILE_REGIONS.values()) - {'=HYPERLINK("http://x")'} | {
+        '\'=HYPERLINK("http://x")'}
+    assert any("מחוז הצפון" in (r["path"] or "") for r in rows)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("cell", "out"), [
+    ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("-x", "'-x"),
+    ("\t=1", "'\t=1"),
+    ("-3", "-3"),
+    ("+7.5", "+7.5"),
+    ("Alpha", "Alpha"),
+    ("", ""),
+])
+def test_neutralise_cell(cell: str, out: str) -> None:
+    assert neutralise_cell(cell) == out
+
+
+def test_two_renders_identical_and_render_command(hostile: tuple[Path, AuditRun],
+                                                  tmp_path: Path) -> None:
+    d, run = hostile
+    a, b = render_html(run, "en"), render_html(run, "en")
+    assert a == b
+    assert main(["render", str(d / "out" / "findings.json"), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "report.html").read_text("utf-8") == a
+    assert "run at" not in a  # no time stamp unless the run has one
+    stamped = replace(run, timestamp="2026-01-02T03:04:05+00:00")
+    assert "2026-01-02T03:04:05+00:00" in render_html(stamped, "en")
+
+
+def test_render_command_errors(tmp_path: Path) -> None:
+    assert main(["render", str(tmp_path / "nope.json")]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"a": 1}', encoding="utf-8")
+    assert main(["render", str(bad)]) == 2
+    bad.write_text("not json", encoding="utf-8")
+    assert main(["render", str(bad)]) == 2
+
+
+def test_russian_report(hostile: tuple[Path, AuditRun]) -> None:
+    _, run = hostile
+    html = render_html(run, "ru")
+    assert html.startswith("<!DOCTYPE html>\n<html lang=\"ru\">")
+    assert "Опубликованные итоги не сходятся" in html
+    assert "Находки по семействам" in html
+    n = run.counts_by_severity()["error"]
+    assert f"не могут быть верными, — {n}" in html
+    with pytest.raises(ValueError):
+        render_html(run, "de")
+
+
+def test_catalogue_languages_have_the_same_keys_and_cover_the_code() -> None:
+    cat = load_catalogue_text()
+    assert set(cat) == {"en", "ru"}
+    assert set(cat["en"]) == set(cat["ru"])
+    used: set[str] = set()
+    for p in (ROOT / "auditor" / "report").rglob("*"):
+        if p.suffix in (".py", ".j2"):
+            used |= set(re.findall(r"""\bt\(\s*["']([a-z_A-Z0-9]+)["']""", p.read_text("utf-8")))
+    assert len(used) > 50, "message keys not found in the report code"
+    # Keys built at run time ("sev_" ~ severity) are listed with every value they can take.
+    dynamic = {"sev_": ["error", "warning", "info", "error_short", "warning_short",
+                        "info_short"],
+               "status_": ["ok", "findings", "not_applicable", "failed"],
+               "check_certainty_": ["exact", "statistical"]}
+    assert {k for k in used if k.endswith("_")} == set(dynamic)
+    used = {k for k in used if not k.endswith("_")}
+    used |= {p + v for p, vs in dynamic.items() for v in vs}
+    used |= {f"family_{fam}" for fam in FAMILIES}
+    assert used - set(cat["en"]) == set()
+
+
+def test_first_screen_numbers(hostile: tuple[Path, AuditRun]) -> None:
+    _, run = hostile
+    html = render_html(run, "en")
+    first = html.split('<section id="findings">')[0]
+    c = run.counts_by_severity()
+    assert f'<tr class="total"><td>total</td><td class="n">{c["error"]:,}</td>' in first
+    i = run.inputs[0]
+    assert i.sha256 in first
+    assert f"{i.rows_read:,} = {i.rows_in_model:,} + 0 + 0" in first
+    assert f"auditor {run.tool_version}" in first
+    assert "<code>synthetic</code>" in first
+    assert "does not hold together" not in first  # it is "do not"
+    assert "The published results do not hold together" in first
+    # Every check with findings has its section with the explain text one click away.
+    for code in {f.code for f in run.findings}:
+        section = html.split(f'id="check-{code}"')[1].split("</section>")[0]
+        assert '<details class="explain">' in section
+
+
+def _finding(i: int, code: str = "TURN001", sev: str = "warning") -> Finding:
+    return Finding(code=code, name="x", family=code[:4], severity=sev,  # type: ignore[arg-type]
+                   certainty="statistical", message=f"unit {i} is odd", unit_id=f"u{i:06d}",
+                   path=f"R{i % 7}", observed=float(i), p_value=(i + 1) / 1e6,
+                   q_value=(i + 1) / 1e5)
+
+
+def _run(findings: list[Finding], figures: dict[str, object] | None = None) -> AuditRun:
+    return AuditRun(tool_version="0.0-test", inputs=[], checks=[], findings=findings,
+                    figures=dict(figures or {}))
+
+
+def test_top_findings_link_the_csv() -> None:
+    n = MAX_ROWS_PER_CHECK + 500
+    html = render_html(_run([_finding(i) for i in range(n)]), "en")
+    table = html.split('id="tbl-TURN001"')[1].split("</table>")[0]
+    assert table.count("<tr>") == MAX_ROWS_PER_CHECK + 1  # + the header row
+    assert f"Showing the top 2,000 of {n:,} findings" in html
+    assert '<a href="findings.csv">findings.csv</a>' in html
+    # The strongest (smallest q) come first: unit 0 has the smallest q.
+    assert table.index("u000000") < table.index("u000001")
+    assert "u002499" not in table
+
+
+def test_row_caps_share_the_total_fairly() -> None:
+    assert row_caps({"A": 10, "B": 5000}) == {"A": 10, "B": 2000}
+    caps = row_caps({"A": 100, "B": 5000, "C": 5000, "D": 5000, "E": 5000}, total=6000)
+    assert caps["A"] == 100 and sum(caps.values()) <= 6000
+    assert caps["B"] == caps["E"] == 1475
+
+
+def test_figures_present_only_when_their_data_is() -> None:
+    bins = [0] * 1001
+    bins[750] = 9
+    figs = {
+        "turnout_hist": {"bin_start": -0.05, "bin_width": 0.1, "counts": bins},
+        "integer_spikes": {"turnout": {"observed": bins, "null_mean": [0.5] * 1001,
+                                       "null_lo": [0] * 1001, "null_hi": [2] * 1001,
+                                       "p_value": 1e-12, "excess": 8.5}},
+        "releases": {"labels": ["r1", "<b>r2</b>"], "series": [{"name": "A", "values": [1, 2]}],
+                     "waterfall": {"labels": ["added"], "values": [208]}},
+        "region_flags": {"level": "oblast", "names": ["N1", "N2"], "flagged": [1, 0],
+                         "units": [10, 10]},
+    }
+    html = render_html(_run([_finding(1)], figs), "en")
+    for fid in ("fig-turnout", "fig-spikes-1", "fig-releases", "fig-waterfall",
+                "fig-region-flags"):
+        assert f'id="{fid}"' in html
+    for fid in ("fig-share", "fig-fingerprint"):
+        assert f'id="{fid}"' not in html
+    assert "\\u0026lt;b\\u0026gt;r2" in html and "<b>r2" not in html
+    assert "Integer-percentage spikes: turnout" in html
+    bare = render_html(_run([]), "en")
+    assert 'class="fig"' not in bare and 'id="plotly-gz"' not in bare
+    assert "No figure" in bare
+
+
+def test_figure_data_bins(tmp_path: Path) -> None:
+    from auditor.ingest import LoadOptions, load
+    from auditor.report.figures import figure_data
+
+    df = generate(n_stations=500, seed=5).with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(1537).otherwise(pl.col("registered"))
+        .alias("registered"),
+    )
+    # Station 0: 1,153 of 1,537 is 75.016 %: the 0.1-point bin centred on 75.0 (bin 750).
+    df = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(1153).otherwise(pl.col("ballots_cast"))
+        .alias("ballots_cast"))
+    src = tmp_path / "e.csv"
+    df.write_csv(src)
+    figs = figure_data(load([src], LoadOptions()))
+    th = figs["turnout_hist"]
+    t = (df["ballots_cast"] / df["registered"] * 1000).round(0).cast(pl.Int64)
+    expected = [0] * len(th["counts"])
+    for b in t.to_list():
+        expected[b] += 1
+    assert th["counts"] == expected and th["counts"][750] >= 1
+    assert th["n"] == 500 and th["above"] == 0 and th["undefined"] == 0
+    assert sum(map(sum, figs["fingerprint"]["z"])) == 500
+    assert sum(figs["region_units"]["units"]) == 500
+    assert [s["n"] for s in figs["share_hist"]["series"]] == [500, 500, 500]
+
+
+def test_size_does_not_grow_with_clean_stations(tmp_path: Path) -> None:
+    sizes = {}
+    for n in (2_000, 40_000):
+        src = tmp_path / f"e{n}.csv"
+        generate(n_stations=n, seed=1, injections=(Injection("valid_mismatch", 5, 40),)
+                 ).write_csv(src)
+        audit_to(src, tmp_path / f"o{n}")
+        sizes[n] = (tmp_path / f"o{n}" / "report.html").stat().st_size
+    assert sizes[40_000] < 3_000_000
+    # Twenty times the stations: only the figures' fixed-size bins fill in a little.
+    assert sizes[40_000] - sizes[2_000] < 150_000, sizes
+
+
+def test_timings_only_when_asked(hostile: tuple[Path, AuditRun]) -> None:
+    _, run = hostile
+    assert "<th>seconds</th>" not in render_html(run, "en")
+    timed = replace(run, include_timings=True)
+    html = render_html(timed, "en")
+    table = html.split('id="timings"')[1].split("</table>")[0]
+    assert "<th>seconds</th>" in table
+    assert table.count("<tr>") == len(run.checks) + 1
+    assert f"total check time {sum(c.seconds for c in run.checks):.2f} s" in html
+
+
+def test_location_drops_what_the_path_says() -> None:
+    from auditor.report.render import location
+
+    f = Finding(code="ARITH001", name="x", family="ARITH", severity="error", certainty="exact",
+                message="m", unit_id="Moscow/TIK 5/1234", path="Moscow / TIK 5",
+                source_file="/data/x.csv", source_row=17)
+    assert location(f) == {"path": "Moscow / TIK 5", "unit": "1234", "contest": "",
+                           "source": "x.csv:17"}
+    g = replace(f, unit_id="9/1234", path="Moscow")
+    assert location(g)["unit"] == "9/1234"
+
+
+def test_malformed_figure_costs_only_that_figure() -> None:
+    bins = [0] * 1001
+    figs = {"turnout_hist": {"counts": bins}, "fingerprint": {"x_edges": [0, 1],
+                                                              "y_edges": [0, 1], "z": "oops"},
+            "integer_spikes": 42}
+    html = render_html(_run([_finding(1)], figs), "en")
+    assert 'id="fig-turnout"' in html and 'id="fig-fingerprint"' not in html
+    assert html.count("A figure could not be drawn from its data (fingerprint: ") == 1
+
+
+def test_json_only_audit_imports_neither_plotly_nor_jinja(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = tmp_path / "e.csv"
+    generate(n_stations=200, seed=2).write_csv(src)
+    code = (
+        "import sys\nfrom auditor.cli import main\n"
+        f"rc = main(['audit', {str(src)!r}, '--out', {str(tmp_path / 'o')!r}, '--format', "
+        "'json', '--quiet', '--fail-on', 'never', '--only', 'ARITH'])\n"
+        "print(rc, 'plotly' in sys.modules, 'jinja2' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    assert out == ["0", "False", "False"]
+    doc = json.loads((tmp_path / "o" / "findings.json").read_text("utf-8"))
+    assert doc["figures"]["turnout_hist"]["n"] == 200
+    assert not (tmp_path / "o" / "report.html").exists()
