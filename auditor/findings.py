@@ -100,7 +100,9 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready mapping with NaN/inf replaced by None."""
-        d = asdict(self)
+        # Built field by field: dataclasses.asdict deep-copies and costs ~0.1 ms a finding.
+        d = {k: getattr(self, k) for k in FINDING_FIELDS if k != "family"}
+        d = {"code": d.pop("code"), "name": d.pop("name"), "family": self.family, **d}
         for k in ("observed", "expected", "delta", "p_value", "q_value"):
             d[k] = _clean_number(d[k])
         return d
@@ -243,8 +245,24 @@ class AuditRun:
 
 
 def dumps_json(run: AuditRun) -> str:
-    """Deterministic JSON text of a run (sorted findings, fixed key order, trailing newline)."""
-    return json.dumps(run.to_dict(), ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+    """Deterministic JSON text of a run (sorted findings, fixed key order, trailing newline).
+
+    The head is indented for reading; findings are written one per line and figures
+    compactly, with the C encoder (an indented dump of 100k findings is ~10× slower).
+    """
+    doc = run.to_dict()
+    findings, figures = doc.pop("findings"), doc.pop("figures")
+    doc["findings"] = "\x00findings"
+    doc["figures"] = "\x00figures"
+    head = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
+
+    def compact(x: Any) -> str:
+        return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+    body = "[\n" + ",\n".join(compact(f) for f in findings) + "\n ]" if findings else "[]"
+    head = head.replace('"\\u0000findings"', body, 1)
+    head = head.replace('"\\u0000figures"', compact(figures), 1)
+    return head + "\n"
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -178,7 +178,11 @@ def station_ranking(m: Model) -> CheckOutput:
     stations gives q; stations with q ≤ α are findings, each with a plain-language reason.
     Arithmetic (ARITH) findings at the station are recomputed and named in the reason and
     the ranking, but do not enter the p-value (an exact error is not a probability). The top
-    50 (`--top`) go to the report's summary (`ranking`).
+    50 (run option `top`) go to the report's summary (`ranking`).
+    Limits: the rank null is the election's own spread, so where manipulation is widespread
+    (Russia 2018: no station passes BH) or modest (+20 points in 2 % of stations, which
+    STAT002's corner test detects in the aggregate) single stations rarely pass; it finds
+    stations that stand out from their neighbours on several counts at once.
     Why it matters: a journalist needs a short list of stations to visit or protocols to
     request; one ranking with a controlled false-discovery rate is that list.
     Example: "turnout 99.1 % and leader 96.0 % where the tik median is 52 % / 61 %; both exact
