@@ -2,11 +2,14 @@
 
 Every STAT finding is `statistical`: it carries a p-value under the null model its check
 states and a Benjamini–Hochberg q-value across all the tests of that check in the election
-(all contests, variables and regions together). A finding is reported when q ≤ α (`--alpha`,
-profile rule `alpha`, default 0.05). Under a clean election every test's null holds, and BH
-across one family then keeps the chance of *any* finding of the check at most α; the
-calibration tests (`tests/property/test_stat_checks_calibration.py`) and `auditor calibrate
-FILE` measure it on simulated clean elections.
+(all contests, variables and regions together; STAT002 tests a contest's regions only where
+its national extreme test is rejected, a gatekeeping order with the same guarantee). A
+finding is reported when q ≤ α (`--alpha`, profile rule `alpha`, default 0.05). Under a
+clean election every test's null holds, and BH across one family then keeps the chance of
+*any* finding of the check at most α; the calibration tests
+(`tests/property/test_stat_checks_calibration.py`) and `auditor calibrate FILE` measure it
+on simulated clean elections. STAT003/STAT004 live in `checks.stat_dist`, STAT005 in
+`checks.stat_rank`.
 
 Station arrays come from `auditor.stats.from_model.station_data` (turnout = ballots cast,
 else valid + invalid (+ blank), else voters, over registered; a choice's share over the
@@ -30,13 +33,14 @@ from auditor.stats import (
     integer_spikes,
     spikes_by_group,
 )
+from auditor.stats.dip import TABLE_SIZES
 from auditor.stats.from_model import StationData, station_data
 from auditor.stats.spikes import GroupSpikes, SpikeResult
 
 MIN_STATIONS = 100  # fewer stations in a contest: no statistical test
 MIN_REGION = 50  # fewer stations in a region: no regional test
 MIN_GROUP = 20  # smallest comparison group for a unit's robust z
-DIP_GRID = (50, 100, 200, 400, 800, 1600)
+DIP_GRID = TABLE_SIZES  # the sizes whose uniform nulls ship precomputed
 DEFAULT_TOP = 50
 DIGIT_CHOICES = 3  # digit tests cost a redraw of every count per replication: top 3 only
 

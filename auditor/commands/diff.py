@@ -20,19 +20,11 @@ from typing import Annotated, Any
 import typer
 
 from auditor.findings import AuditRun, Finding, fingerprint_of
+from auditor.ingest.readers import sha256_file
 from auditor.model import Model
 
 SNAPSHOT_SUFFIXES = (".csv", ".tsv", ".txt", ".zip", ".gz", ".xlsx", ".xls", ".parquet", ".json")
 CHAIN_SCHEMA = "auditor-chain/1"
-
-
-def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes (streamed)."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _relabel(findings: list[Finding], label: str) -> list[Finding]:

@@ -23,8 +23,10 @@ uniform.
 
 from __future__ import annotations
 
+import json
 import math
 from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -156,9 +158,36 @@ def dip_statistic(x: npt.ArrayLike) -> float:
     return _dip_sorted(arr) / (2.0 * arr.size)
 
 
+# Simulating the uniform null costs seconds per sample size (a Python loop of dips), so the
+# nulls of the sizes the checks use are shipped precomputed (`python -m auditor.stats.dip`
+# rewrites the table; a test recomputes one size and compares).
+NULL_TABLE = Path(__file__).with_name("dip_null.json")
+TABLE_REPS = 500
+# Null sample sizes used by STAT003 (a region of n stations uses the largest size ≤ n).
+TABLE_SIZES = (50, 100, 200, 400, 800, 1600)
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, list[float]]:
+    if not NULL_TABLE.exists():
+        return {}
+    data: dict[str, list[float]] = json.loads(NULL_TABLE.read_text(encoding="utf-8"))
+    return data
+
+
 @lru_cache(maxsize=32)
 def _uniform_null(m: int, n_rep: int, seed: int) -> FloatArray:
     """√m · dip of ``n_rep`` uniform samples of size m (sorted ascending)."""
+    stored = _table().get(f"{m}/{n_rep}/{seed}")
+    if stored is not None:
+        arr = np.asarray(stored, dtype=np.float64)
+        arr.setflags(write=False)
+        return arr
+    return simulate_uniform_null(m, n_rep, seed)
+
+
+def simulate_uniform_null(m: int, n_rep: int, seed: int) -> FloatArray:
+    """The uniform null simulated afresh (what the shipped table holds)."""
     rng = np.random.default_rng([seed, m])
     out = np.array([_dip_sorted(np.sort(rng.random(m))) / (2.0 * m) for _ in range(n_rep)])
     out *= math.sqrt(m)
@@ -194,3 +223,14 @@ def dip_test(
     # tolerance: identical samples give identical dips up to rounding of the √ scaling
     count = null.size - int(np.searchsorted(null, stat * (1 - 1e-12), side="left"))
     return DipResult(dip, (1.0 + count) / (1.0 + n_rep))
+
+
+def write_null_table(sizes: tuple[int, ...], n_rep: int = TABLE_REPS, seed: int = 0) -> None:
+    """Rewrite the shipped table of uniform nulls for the given sample sizes."""
+    table = {f"{m}/{n_rep}/{seed}": [float(v) for v in simulate_uniform_null(m, n_rep, seed)]
+             for m in sizes}
+    NULL_TABLE.write_text(json.dumps(table, separators=(",", ":")) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_null_table(TABLE_SIZES)

@@ -68,3 +68,15 @@ def test_p_values() -> None:
     assert dip_test([1.0, 2.0]).p_value == 1.0
     with pytest.raises(StatsInputError):
         dip_test([1.0, 2.0], n_rep=0)
+
+
+def test_shipped_null_table_is_what_the_simulation_gives() -> None:
+    """The precomputed uniform nulls are the simulation's own output, not numbers typed in."""
+    import json
+
+    from auditor.stats.dip import NULL_TABLE, TABLE_REPS, simulate_uniform_null
+
+    table = json.loads(NULL_TABLE.read_text(encoding="utf-8"))
+    assert f"50/{TABLE_REPS}/0" in table
+    fresh = simulate_uniform_null(50, TABLE_REPS, 0)
+    assert np.allclose(np.asarray(table[f"50/{TABLE_REPS}/0"]), fresh, rtol=0, atol=1e-12)
