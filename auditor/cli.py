@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,9 @@ app = typer.Typer(
 COMMAND_MODULES = ("render", "seats", "diff", "calibrate")
 
 FAIL_ON = ("error", "warning", "info", "never")
+# The report's languages (`auditor.report.render.LANGS`, kept equal by a test): named here so
+# that `audit --format json` can check `--lang` before auditing without importing plotly.
+LANGS = ("en", "ru")
 
 
 class UsageError(Exception):
@@ -75,6 +79,49 @@ def build_options(z: float | None, alpha: float, seed: int, reps: int,
     return opts
 
 
+def check_run_options(z: float | None, alpha: float, reps: int, lang: str) -> None:
+    """Range checks of the audit options, before anything is read (usage error, exit 2)."""
+    if z is not None and not z > 0:
+        raise UsageError(f"--z must be above 0 (a robust z threshold such as 4.5), not {z}")
+    if not 0 < alpha < 1:
+        raise UsageError(f"--alpha must be between 0 and 1 (e.g. 0.05), not {alpha}")
+    if reps < 1:
+        raise UsageError(f"--reps must be at least 1 (e.g. 1000), not {reps}")
+    if lang not in LANGS:
+        raise UsageError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
+
+
+def parse_selection(option: str, value: str) -> list[str]:
+    """`--only`/`--skip` as a list of codes or family prefixes; each must name a check."""
+    from auditor.registry import load_catalogue
+
+    items = [v.strip().upper() for v in value.split(",") if v.strip()]
+    codes = list(load_catalogue())
+    bad = [v for v in items if not any(c.startswith(v) for c in codes)]
+    if bad:
+        families = sorted({c.rstrip("0123456789") for c in codes})
+        raise UsageError(
+            f"{option}: {', '.join(bad)} names no check code or family; the families are "
+            f"{', '.join(families)} (codes such as ARITH002; `auditor checks` lists them all)"
+        )
+    return items
+
+
+def previous_match_note(m: Any, prev: Any) -> str | None:
+    """A warning when an earlier release shares no unit with the current one, else None."""
+    import polars as pl
+
+    cur = m.units.select("unit_id").unique()
+    old = prev.units.select("unit_id").unique().collect()
+    if old.height == 0:
+        return None
+    n_match = old.lazy().join(cur, on="unit_id", how="semi").select(pl.len()).collect().item()
+    if n_match:
+        return None
+    return (f"0 of {old.height:,} units match the current release: probably another "
+            "election, not an earlier release of this one")
+
+
 def exit_code_for(worst: str | None, fail_on: str) -> int:
     """0 when nothing reaches `fail_on`, else 1."""
     from auditor.findings import SEVERITY_RANK
@@ -84,8 +131,8 @@ def exit_code_for(worst: str | None, fail_on: str) -> int:
     return 1 if SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on] else 0
 
 
-def summary_lines(run: Any, limit: int = 12) -> list[str]:
-    """A short terminal summary: verdict, counts by severity and the commonest findings."""
+def summary_lines(run: Any, limit: int = 12, previous: list[str] | None = None) -> list[str]:
+    """A short terminal summary: inputs, earlier releases, verdict, counts and top findings."""
     c = run.counts_by_severity()
     lines = []
     for i in run.inputs:
@@ -94,6 +141,8 @@ def summary_lines(run: Any, limit: int = 12) -> list[str]:
             f"{i.rows_published:,} published totals + {i.rows_rejected:,} rejected"
             + ("" if i.balanced else "  (UNBALANCED)")
         )
+    if previous:
+        lines.append(f"previous releases (oldest first): {', '.join(previous)}")
     if c["error"]:
         verdict = f"{c['error']:,} figures cannot be true"
     elif c["warning"]:
@@ -113,23 +162,29 @@ def summary_lines(run: Any, limit: int = 12) -> list[str]:
 
 @app.command()
 def audit(
-    inputs: Annotated[list[Path], typer.Argument(help="Result files of one release.")],
+    inputs: Annotated[list[Path], typer.Argument(help="Result files of one release.",
+                                                 metavar="FILE")],
     profile: Annotated[str | None, typer.Option(help="Profile name or .toml path.")] = None,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.")] = None,
-    previous: Annotated[list[Path] | None, typer.Option(help="Earlier release(s), oldest first.")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.",
+                                                   metavar="CANONICAL=COLUMN")] = None,
+    previous: Annotated[list[Path] | None, typer.Option(
+        help="An earlier release of the same election; repeat --previous for each earlier "
+        "release, oldest first (--previous A --previous B).", metavar="FILE")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<name>).")] = None,
     format_: Annotated[str, typer.Option("--format", help="json,csv,html")] = "json,csv,html",
     fail_on: Annotated[str, typer.Option(help="error|warning|info|never")] = "error",
     only: Annotated[str, typer.Option(help="Run only these codes/families, e.g. ARITH,PCT002.")] = "",
     skip: Annotated[str, typer.Option(help="Skip these codes/families, e.g. STAT.")] = "",
     encoding: Annotated[str | None, typer.Option(help="Force the text encoding.")] = None,
-    delimiter: Annotated[str | None, typer.Option(help="Force the CSV delimiter.")] = None,
+    delimiter: Annotated[str | None, typer.Option(
+        help="Force the CSV delimiter (one character; 'tab' for a tab).")] = None,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name or index.")] = None,
     z: Annotated[float | None, typer.Option(help="Robust z threshold for outliers.")] = None,
     alpha: Annotated[float, typer.Option(help="False-discovery level of statistical checks.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the Monte-Carlo nulls.")] = 0,
     reps: Annotated[int, typer.Option(help="Monte-Carlo replications.")] = 1000,
-    history: Annotated[list[Path] | None, typer.Option(help="A previous election's file.")] = None,
+    history: Annotated[list[Path] | None, typer.Option(
+        help="A previous election's file (repeat for several).", metavar="FILE")] = None,
     lang: Annotated[str, typer.Option(help="Report language: en|ru.")] = "en",
     title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
     timestamp: Annotated[bool, typer.Option(help="Write the run time into the outputs.")] = False,
@@ -148,15 +203,22 @@ def audit(
     if fail_on not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}")
     formats = parse_formats(format_)
+    check_run_options(z, alpha, reps, lang)
+    only_l, skip_l = parse_selection("--only", only), parse_selection("--skip", skip)
     opts = LoadOptions(profile=profile, overrides=tuple(map_ or ()), encoding=encoding,
                        delimiter=delimiter, sheet=sheet)
     m = load(list(inputs), opts)
+    _warn_ignored_sheet(m.inputs, sheet)
     m.options = build_options(z, alpha, seed, reps, history, {"lang": lang})
     for p in previous or []:
-        m.previous.append(load([p], opts))
+        prev = load([p], opts)
+        note = previous_match_note(m, prev)
+        if note:
+            _err(f"warning: --previous {p}: {note}")
+            prev.inputs[0] = replace(prev.inputs[0], notes=(*prev.inputs[0].notes, note))
+        m.previous.append(prev)
     prepare(m)
-    run = run_audit(m, only=only.split(","), skip=skip.split(","), progress=_progress(quiet),
-                    title=title)
+    run = run_audit(m, only=only_l, skip=skip_l, progress=_progress(quiet), title=title)
     from auditor.report.figures import figure_data  # polars only: no plotly on this path
 
     run.figures = figure_data(m) | run.figures  # a check's own figure data win
@@ -171,7 +233,7 @@ def audit(
     if not quiet:
         if sys.stderr.isatty():
             sys.stderr.write("\r" + " " * 40 + "\r")
-        for line in summary_lines(run):
+        for line in summary_lines(run, previous=[str(p) for p in previous or []]):
             typer.echo(line)
         for kind in ("html", "json", "csv"):
             if kind in written:
@@ -186,9 +248,11 @@ def audit(
 def inspect(
     file: Annotated[Path, typer.Argument(help="A result file.")],
     profile: Annotated[str | None, typer.Option(help="Profile name or .toml path.")] = None,
-    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.")] = None,
+    map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.",
+                                                   metavar="CANONICAL=COLUMN")] = None,
     encoding: Annotated[str | None, typer.Option(help="Force the text encoding.")] = None,
-    delimiter: Annotated[str | None, typer.Option(help="Force the CSV delimiter.")] = None,
+    delimiter: Annotated[str | None, typer.Option(
+        help="Force the CSV delimiter (one character; 'tab' for a tab).")] = None,
     sheet: Annotated[str | None, typer.Option(help="Excel sheet name or index.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -202,6 +266,7 @@ def inspect(
                        delimiter=delimiter, sheet=sheet)
     ld = load_one(file, opts)
     info = ld.info
+    _warn_ignored_sheet([info], sheet)
     doc = {
         "path": str(file),
         "sha256": info.sha256,
@@ -222,8 +287,14 @@ def inspect(
     if as_json:
         typer.echo(json.dumps(doc, ensure_ascii=False, indent=1))
         return
-    typer.echo(f"{file}\n  format {info.format}, encoding {info.encoding}, delimiter "
-               f"{info.delimiter!r}, sheet {info.sheet}")
+    how = [f"format {info.format}"]
+    if info.encoding:
+        how.append(f"encoding {info.encoding}")
+    if info.delimiter:
+        how.append(f"delimiter {info.delimiter!r}")
+    if info.sheet:
+        how.append(f"sheet {info.sheet!r}")
+    typer.echo(f"{file}\n  {', '.join(how)}")
     typer.echo(f"  rows: {info.rows_read:,} read = {info.rows_in_model:,} in model + "
                f"{info.rows_published:,} published totals + {info.rows_rejected:,} rejected")
     typer.echo(f"  profile: {doc['profile'] or 'none'} ({ld.profile_reason})")
@@ -235,10 +306,44 @@ def inspect(
     for c in mp.contests:
         typer.echo(f"  contest {c.name!r}: {len(c.choices)} choices"
                    + "".join(f"\n    {k:<20} ← {v}" for k, v in c.counts.items()))
+        if c.choices:
+            typer.echo(f"    choices: {_first_n(list(c.choices))}")
+    if mp.long:
+        for name, choices in _long_contests(ld.parts.votes).items():
+            typer.echo(f"  contest {name!r} (long format): {len(choices)} choices\n"
+                       f"    choices: {_first_n(choices)}")
+    for pc in mp.percents:
+        base = f" of {pc['base']}" if pc.get("base") else ""
+        what = f" ({pc['choice']})" if pc.get("choice") else ""
+        typer.echo(f"  published {pc.get('measure', 'percent')}{what}{base} ← {pc['column']}")
     if mp.unmapped:
         typer.echo(f"  unmapped: {', '.join(mp.unmapped)}")
     for n in info.notes:
         typer.echo(f"  note: {n}")
+
+
+def _first_n(names: list[str], n: int = 20) -> str:
+    """The first `n` names, then how many more (so a 500-candidate list stays one line)."""
+    shown = ", ".join(names[:n])
+    return shown + (f", … and {len(names) - n:,} more" if len(names) > n else "")
+
+
+def _long_contests(votes: Any) -> dict[str, list[str]]:
+    """Contest → its choices, from a long table's votes (first seen order)."""
+    df = votes.select("contest", "choice").unique(maintain_order=True).collect()
+    out: dict[str, list[str]] = {}
+    for contest, choice in df.iter_rows():
+        out.setdefault(str(contest), []).append(str(choice))
+    return out
+
+
+def _warn_ignored_sheet(inputs: Any, sheet: str | None) -> None:
+    """`--sheet` given for inputs that are no workbooks: say it was ignored (not an error)."""
+    if sheet is None:
+        return
+    for i in inputs:
+        if not str(i.format).startswith("xlsx"):
+            _err(f"note: --sheet {sheet} ignored for {i.path} (not an Excel workbook)")
 
 
 @app.command("checks")

@@ -244,6 +244,21 @@ class AuditRun:
         )
 
 
+def finite(x: Any) -> Any:
+    """`x` with every NaN or ±inf float (in nested dicts, lists, tuples) replaced by None.
+
+    JSON has no NaN; a check's figure data or summary numbers may hold one (a correlation
+    of a choice with no votes), and the writer must not crash on it.
+    """
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [finite(v) for v in x]
+    return x
+
+
 def dumps_json(run: AuditRun) -> str:
     """Deterministic JSON text of a run (sorted findings, fixed key order, trailing newline).
 
@@ -251,7 +266,8 @@ def dumps_json(run: AuditRun) -> str:
     compactly, with the C encoder (an indented dump of 100k findings is ~10× slower).
     """
     doc = run.to_dict()
-    findings, figures = doc.pop("findings"), doc.pop("figures")
+    findings, figures = doc.pop("findings"), finite(doc.pop("figures"))
+    doc = finite(doc)  # summary, calibration, …: a NaN correlation must not stop the writer
     doc["findings"] = "\x00findings"
     doc["figures"] = "\x00figures"
     head = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)

@@ -187,7 +187,7 @@ def cast_measure(m: Model, derived: bool = True) -> tuple[pl.Expr, str] | None:
         extra = " + blank" if "blank" in cols and m.rule("blank_in", "separate") == "separate" \
             else ""
         return (pl.col("valid") + pl.col("invalid") + blank_separate(m),
-                f"ballots in the boxes (valid + invalid{extra})")
+                f"valid + invalid{extra} ballots")
     return None
 
 

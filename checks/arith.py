@@ -171,7 +171,8 @@ def arith003_applies(m: Model) -> str | None:
         return "no ballots cast, voters, or valid + invalid columns"
     missing = [c for c in extra_registered(m) if c not in m.unit_columns()]
     if missing:
-        return f"`rules.extra_registered` names absent column(s): {', '.join(missing)}"
+        noun = "an absent column" if len(missing) == 1 else "absent columns"
+        return f"`rules.extra_registered` names {noun}: {', '.join(missing)}"
     return None
 
 

@@ -39,18 +39,33 @@ def unreadable_cell(m: Model) -> pl.LazyFrame:
     return _rows(m, "INPUT001")
 
 
+# Profile `units.empty_detail` texts that say an empty row is simply not in yet
+_PENDING = r"(?i)not (yet )?reported|not reported yet|pending|outstanding"
+
+
 @check(code="INPUT002", name="unit-without-data", severity="warning",
        message="row {source_row} ({unit_id}) has no numbers at all; it is not audited")
 def unit_without_data(m: Model) -> pl.LazyFrame:
     """A row that names a unit but holds no number in any count or choice column.
 
     What: every count and vote cell of the row is empty; the row is set apart (rejected).
+    A warning, except where the profile explains such rows as not yet reported
+    (`units.empty_detail`, e.g. "not yet reported" for election-night snapshots): then each
+    is `info` — a unit still to come is not an implausible figure.
     Why it matters: a station listed without results is either not yet reported or lost;
     either way its absence changes totals, so it is counted and shown, never dropped silently.
     Example: Russia 2024 has 2,268 such rows; election-night snapshots list municipalities
     before they report.
     """
-    return _rows(m, "INPUT002")
+    detail = pl.col("detail").fill_null("")
+    pending = detail.str.contains(_PENDING)
+    return _rows(m, "INPUT002").with_columns(
+        pl.when(pending).then(pl.lit("info")).otherwise(pl.lit(None, pl.String))
+        .alias("severity"),
+        pl.format("row {} ({}) has no numbers at all{}; it is not audited",
+                  pl.col("source_row"), pl.col("unit_id").fill_null("no id"),
+                  pl.when(detail != "").then(pl.lit(" (") + detail + pl.lit(")"))
+                  .otherwise(pl.lit(""))).alias("message"))
 
 
 @check(code="INPUT003", name="duplicated-unit-key", severity="error",

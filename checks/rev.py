@@ -17,6 +17,7 @@ from auditor.model import Model
 from auditor.registry import CheckOutput, check
 from auditor.release_totals import national_totals, releases_figure, totals, vote_steps
 from auditor.revisions import Comparison, compare
+from checks._util import place, quote_name
 
 NEW_STATUSES = ("added", "reported")
 # Smallest share movement (percentage points) REV004 reports; below it, rounding of
@@ -43,6 +44,18 @@ def _n(x: Any) -> str:
 
 def _signed(x: float) -> str:
     return f"{x:+,.0f}" if float(x).is_integer() else f"{x:+,.2f}"
+
+
+def _held(votes: Any) -> str:
+    """" (1,234 votes)": a unit's votes, not a sum of unlike counts; empty when unknown."""
+    if votes is None:
+        return ""
+    return f" ({_n(votes)} vote{'' if votes == 1 else 's'})"
+
+
+def _multi_contest(m: Model) -> bool:
+    """Whether the release has several contests (then messages name theirs)."""
+    return int(m.units.select(pl.col("contest").n_unique()).collect().item()) > 1
 
 
 def _path(row: dict[str, Any], hier: list[str]) -> str | None:
@@ -81,13 +94,13 @@ def units_added_removed(m: Model) -> CheckOutput:
         path = _path(r, cmp.hierarchy)
         base: dict[str, Any] = {"contest": r["contest"], "path": path, "key": st}
         if st == "added":
-            msg = (f"unit {r['new_id']} is new in this release ({_n(r['new_mass'])} in its "
-                   f"counts and votes); it was not in {_label(old)}")
+            msg = (f"unit {r['new_id']} is new in this release{_held(r['new_votes'])}; it was "
+                   f"not in {_label(old)}")
             rows.append(base | {"unit_id": r["new_id"], "observed": r["new_mass"],
                                 "severity": "info", "source_row": r["new_pos"], "message": msg})
         elif st == "removed":
-            msg = (f"unit {r['old_id']} of {_label(old)} is gone from this release (it held "
-                   f"{_n(r['old_mass'])} in its counts and votes)")
+            msg = (f"unit {r['old_id']} of {_label(old)} is gone from this release"
+                   f"{_held(r['old_votes'])}")
             rows.append(base | {"unit_id": r["old_id"], "expected": r["old_mass"],
                                 "source_file": _old_file(old), "source_row": r["old_pos"],
                                 "message": msg})
@@ -155,6 +168,7 @@ def reported_unit_revised(m: Model) -> pl.DataFrame:
     Example: Georgia nov13 → nov14 revises 86 precincts; Russia 2021 release 1 → final 16.
     """
     _, cmp = _releases(m)
+    multi = _multi_contest(m)
     changed = cmp.pairs.filter(pl.col("status") == "changed").select(
         "contest", "new_id", "uncertain", "new_pos", *cmp.hierarchy)
     cells = cmp.cells.join(changed, on=["contest", "new_id"], how="inner")
@@ -170,7 +184,9 @@ def reported_unit_revised(m: Model) -> pl.DataFrame:
         unc = top["uncertain"]
         old_id = top["old_id"]
         ids = f"{uid}" if old_id == uid else f"{uid} (was {old_id})"
-        msg = (f"{len(recs)} number(s) changed in {ids} after it was reported: "
+        what = "1 number" if len(recs) == 1 else f"{len(recs):,} numbers"
+        inc = f" ({contest})" if multi else ""
+        msg = (f"{what} changed in {ids}{inc} after it was reported: "
                + "; ".join(parts) + more
                + (" — matched by position only, so this may be another unit" if unc else ""))
         votes = sum(abs(r["delta"] or 0) for r in recs if r["is_vote"])
@@ -208,6 +224,7 @@ def cumulative_decreased(m: Model) -> pl.DataFrame:
     Example: BW 2025 preliminary → final: invalid second votes 33,131 → 32,448.
     """
     old, _ = _releases(m)
+    multi = _multi_contest(m)
     rows = []
     for lvl in _levels(m, old):
         a, b = totals(old, lvl), totals(m, lvl)
@@ -218,7 +235,9 @@ def cumulative_decreased(m: Model) -> pl.DataFrame:
             # Per region, each choice's total would repeat the national finding many times.
             j = j.filter(~pl.col("measure").str.starts_with("votes:"))
         for r in j.iter_rows(named=True):
-            where = f"in {r[lvl]}" if lvl else "overall"
+            where = place(lvl, r[lvl]) if lvl else "overall"
+            if multi:
+                where += f" in {r['contest']}"
             meas = r["measure"]
             choice = meas.split(":", 1)[1] if meas.startswith("votes:") else None
             what = f"votes for {choice}" if choice else meas.replace("_", " ")
@@ -262,6 +281,7 @@ def share_moved(m: Model) -> pl.DataFrame:
     beyond what the new units can explain.
     """
     old, cmp = _releases(m)
+    multi = _multi_contest(m)
     tol = float(m.rule("rev_share_pp", DEFAULT_SHARE_PP))
     rows = []
     for lvl in _levels(m, old):
@@ -287,17 +307,21 @@ def share_moved(m: Model) -> pl.DataFrame:
             if excess <= tol or math.isnan(excess):
                 continue
             choice = r["measure"].split(":", 1)[1]
-            where = f"in {r[lvl]}" if lvl else "overall"
+            where = place(lvl, r[lvl]) if lvl else "overall"
+            if multi:
+                where += f" in {r['contest']}"
+            band = (f"the {d:,} votes in newly reported units could only put it between "
+                    f"{lo * 100:.2f} % and {hi * 100:.2f} %" if d else
+                    "no unit was newly reported, so it should have stayed where it was")
             rows.append({
                 "contest": r["contest"], "unit_id": None, "path": r[lvl] if lvl else None,
                 "choice": choice, "observed": round(s_new * 100, 4),
                 "expected": round((lo if s_new < lo else hi) * 100, 4),
                 "delta": round(excess, 4), "key": f"{lvl or 'national'}",
-                "message": f"{choice}'s share {where} moved from {s_old * 100:.2f} % to "
-                           f"{s_new * 100:.2f} % ({(s_new - s_old) * 100:+.2f} pp); the "
-                           f"{d:,} votes in newly reported units could only put it between "
-                           f"{lo * 100:.2f} % and {hi * 100:.2f} %: {excess:.2f} pp come from "
-                           "revised or removed units",
+                "message": f"{quote_name(choice)}'s share {where} moved from "
+                           f"{s_old * 100:.2f} % to {s_new * 100:.2f} % "
+                           f"({(s_new - s_old) * 100:+.2f} pp); {band}: {excess:.2f} pp come "
+                           "from revised or removed units",
             })
     rows.extend(_published_share_moves(m, old, cmp, tol))
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame(
@@ -420,16 +444,20 @@ def published_redefined(m: Model) -> pl.DataFrame:
         med = fin["ratio"].median() if fin.height else None
         o_max, n_max = g["old"].filter(g["old"].is_finite()).max(), g["new"].filter(
             g["new"].is_finite()).max()
-        o_over = int((g["old"] > 100).sum())
-        n_over = int((g["new"] > 100).sum())
+        # polars orders NaN and inf above every number: count finite values above 100 apart
+        o_over = int((g["old"].is_finite() & (g["old"] > 100)).sum())
+        n_over = int((g["new"].is_finite() & (g["new"] > 100)).sum())
         o_inf, n_inf = int(g["old"].is_infinite().sum()), int(g["new"].is_infinite().sum())
+        o_nan, n_nan = int(g["old"].is_nan().sum()), int(g["new"].is_nan().sum())
+        nantxt = f"; not a number: {o_nan:,} → {n_nan:,}" if o_nan or n_nan else ""
         medtxt = f"median new/old {med:.3f}; " if isinstance(med, float) else ""
         rows.append({
             "contest": contest, "unit_id": None, "choice": choice, "observed": k, "expected": 0,
             "delta": med, "key": fld,
             "message": f"published `{fld}` changed in {k:,} of {n:,} units whose counts did "
                        f"not change ({medtxt}max {_n(o_max)} → {_n(n_max)}; values above 100: "
-                       f"{o_over} → {n_over}; infinite: {o_inf} → {n_inf}): the column was "
+                       f"{o_over:,} → {n_over:,}; infinite: {o_inf:,} → {n_inf:,}{nantxt}): the "
+                       "column was "
                        f"redefined (its denominator changed) between {_label(old)} and this "
                        "release",
         })
@@ -501,7 +529,7 @@ def threshold_or_seats_changed(m: Model) -> pl.DataFrame:
                     "contest": contest, "unit_id": None, "choice": choice,
                     "observed": round(sh1 * 100, 4), "expected": round(sh0 * 100, 4),
                     "delta": round((sh1 - sh0) * 100, 4), "key": "threshold",
-                    "message": f"{choice} {verb} the threshold: {sh0 * 100:.3f} % in "
+                    "message": f"{quote_name(choice)} {verb} the threshold: {sh0 * 100:.3f} % in "
                                f"{_label(old)}, {sh1 * 100:.3f} % now",
                 })
             if s0 is not None and s1 is not None and s0 != s1:

@@ -19,6 +19,10 @@ The election's rules come from the profile's `[rules]` (or options of the same n
 - `smd_contests`: regex of single-member-district contests for `SEAT004` and winner margins
   (default: every contest but the list contest); `smd_level`: a hierarchy column when the
   districts are a level of one contest rather than contests of their own.
+- `winner_margins` (bool): whether a contest's total over all units names a winner. Default:
+  yes, except where the profile has a `threshold` and neither `seats` nor `smd_*`: then only
+  the threshold contest is one vote; the others (e.g. Germany's Erststimmen, cast per
+  constituency) have no winner over the whole file and get no winner margin.
 
 Seat arithmetic is `auditor.seats` (exact); this module only gathers the inputs.
 """
@@ -35,6 +39,7 @@ import polars as pl
 from auditor.model import Model
 from auditor.registry import REGISTRY, CheckOutput, check
 from auditor.seats import Allocation, Method, Sensitivity, allocate, seat_sensitivity
+from checks._util import quote_name
 
 _METHOD_ALIASES: dict[str, Method] = {
     "hare": "hare", "largest_remainder": "hare", "largest-remainder": "hare", "lr": "hare",
@@ -263,8 +268,12 @@ def near_threshold(m: Model) -> pl.DataFrame:
         if not flipped and abs(margin_pp) > near:
             continue
         side = "above" if margin_pp >= 0 else "below"
-        msg = (f"{choice} {100 * share:.2f} %, {abs(margin_pp):.2f} points "
-               f"({_fmt_votes(abs(margin_votes))} votes) {side} the {100 * thr:g} % threshold")
+        # the vote margin at the current base; SEAT005 instead counts the votes a list would
+        # have to lose (or gain), the base moving with them — a larger number, said as such
+        msg = (f"{quote_name(choice)} {100 * share:.2f} %, {abs(margin_pp):.2f} points "
+               f"{side} the {100 * thr:g} % threshold ({_fmt_votes(abs(margin_votes))} votes "
+               f"{'more' if margin_pp >= 0 else 'fewer'} than {100 * thr:g} % of the current "
+               f"base of {_fmt_votes(base)})")
         if flipped:
             steps = [f"{'in' if st[0] else 'out'} at {100 * st[1]:.2f} % in {lab}" for lab, st in seq]
             msg += "; " + ", ".join(steps) + f", {'in' if ok else 'out'} in this release"
@@ -589,6 +598,24 @@ class Margin:
     district: str | None = None  # the `smd_level` value when the district is not a contest
 
 
+def _one_constituency(m: Model, contest: str) -> bool:
+    """Whether the contest's votes summed over the file decide one winner (`winner_margins`).
+
+    A profile with a threshold but no seats and no single-member districts describes a list
+    election read for one region (BW's municipalities): its other contests are cast per
+    constituency, so a total over the file names no winner.
+    """
+    flag = m.rule("winner_margins")
+    if flag is not None:
+        return bool(flag)
+    if m.rule("smd_contests") or m.rule("smd_level") or m.rule("seats") is not None:
+        return True
+    if m.rule("threshold") is None:
+        return True
+    tc = m.rule("threshold_contest") or m.rule("list_contest")
+    return tc is None or contest == tc
+
+
 def decisive_margins(m: Model) -> list[Margin]:
     """Threshold margins, the last-seat margins and the winner margins of every contest."""
     out: list[Margin] = []
@@ -605,25 +632,30 @@ def decisive_margins(m: Model) -> list[Margin]:
                 x = min(above, key=lambda x: (x.votes_to_fail_threshold or 0, x.choice))
                 out.append(Margin("threshold", s.contest, x.choice,
                                   int(x.votes_to_fail_threshold or 0),
-                                  f"{x.choice}'s margin over the {pct} threshold is "
-                                  f"{x.votes_to_fail_threshold:,} votes", "who enters parliament"))
+                                  f"{quote_name(x.choice)} would have to lose "
+                                  f"{x.votes_to_fail_threshold:,} votes to fall below the {pct} "
+                                  "threshold (the base shrinking with them)",
+                                  "who enters parliament"))
             if below:
                 x = min(below, key=lambda x: (x.votes_to_pass_threshold or 0, x.choice))
                 out.append(Margin("threshold", s.contest, x.choice,
                                   int(x.votes_to_pass_threshold or 0),
-                                  f"{x.choice} is {x.votes_to_pass_threshold:,} votes short of "
-                                  f"the {pct} threshold", "who enters parliament"))
+                                  f"{quote_name(x.choice)} would have to gain "
+                                  f"{x.votes_to_pass_threshold:,} votes to reach the {pct} "
+                                  "threshold (the base growing with them)",
+                                  "who enters parliament"))
         gain = [x for x in sens if x.votes_to_gain_seat is not None and x.eligible]
         if gain:
             g = min(gain, key=lambda x: (x.votes_to_gain_seat or 0, x.choice))
             out.append(Margin("seat", s.contest, g.choice, int(g.votes_to_gain_seat or 0),
-                              f"{g.choice} is {g.votes_to_gain_seat:,} votes from one more seat",
+                              f"{quote_name(g.choice)} is {g.votes_to_gain_seat:,} votes from one "
+                              "more seat",
                               "the seat allocation"))
         lose = [x for x in sens if x.votes_to_lose_seat is not None]
         if lose:
             lo = min(lose, key=lambda x: (x.votes_to_lose_seat or 0, x.choice))
             out.append(Margin("seat", s.contest, lo.choice, int(lo.votes_to_lose_seat or 0),
-                              f"{lo.choice} would lose its last seat with "
+                              f"{quote_name(lo.choice)} would lose its last seat with "
                               f"{lo.votes_to_lose_seat:,} fewer votes", "the seat allocation"))
         if len(s.votes) >= 2:
             ranked = sorted(((v, c) for c, v in s.votes.items() if c not in s.exclude),
@@ -631,20 +663,31 @@ def decisive_margins(m: Model) -> list[Margin]:
             if len(ranked) >= 2:
                 (v1, c1), (v2, c2) = ranked[0], ranked[1]
                 out.append(Margin("winner", s.contest, c1, v1 - v2,
-                                  f"{c1} leads {c2} by {v1 - v2:,} votes", "who comes first"))
+                                  f"{quote_name(c1)} leads {quote_name(c2)} by {v1 - v2:,} votes",
+                                  "who comes first"))
     lc = s.contest if s else None
     contests = _smd_contests(m) if (m.rule("smd_contests") or m.rule("smd_level") or s) else \
         sorted(m.votes.select("contest").unique().collect()["contest"].to_list())
     for contest in contests:
-        if contest == lc:
+        if contest == lc or not _one_constituency(m, contest):
             continue
         for label, district, tot in district_totals(m, contest):
             ranked = sorted(((v, c) for c, v in tot.items()), reverse=True)
             if len(ranked) >= 2:
                 (v1, c1), (v2, c2) = ranked[0], ranked[1]
-                out.append(Margin("winner", contest, c1, v1 - v2,
-                                  f"in {label}, {c1} leads {c2} by {v1 - v2:,} votes",
-                                  f"who wins {label}", district))
+                lead = f"{quote_name(c1)} leads {quote_name(c2)} by {v1 - v2:,} votes"
+                # the default contest of a one-contest file is named "all"
+                if label == "all":
+                    out.append(Margin("winner", contest, c1, v1 - v2, lead,
+                                      "who wins the election", district))
+                else:
+                    # a list vote read without seats (BW's Zweitstimmen) has a first place,
+                    # not a winner
+                    stake = (f"who comes first in {label}"
+                             if contest == (m.rule("threshold_contest") or m.rule("list_contest"))
+                             else f"who wins {label}")
+                    out.append(Margin("winner", contest, c1, v1 - v2, f"in {label}, {lead}",
+                                      stake, district))
     return sorted(out, key=lambda x: (x.votes, x.kind, x.contest, x.choice))
 
 
@@ -673,9 +716,13 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
 
     What: the votes cast in units with an error or warning finding of the unit-level
     families (INPUT, ARITH, PCT, TURN, recomputed here so the result does not depend on the
-    order checks run in) are compared with each margin that decides the outcome: threshold
+    order checks run in) — and, when `--previous` is given, of REV002 (a unit whose counts
+    changed after publication) — are compared with each margin that decides the outcome: threshold
     margins, the smallest vote changes that move a seat, and the winner's lead in each
-    contest or district. A warning per margin the flagged votes could overturn; otherwise one
+    contest or district (not for a contest cast per constituency whose file has no
+    constituency column: see `winner_margins`). A threshold margin is the votes a list would
+    have to lose or gain with the base moving with them (SEAT001 gives the distance at the
+    current base, smaller by the factor 1 − threshold). A warning per margin the flagged votes could overturn; otherwise one
     info finding with the smallest margin. Flags are counted by unit id across contests.
     Why it matters: "is anything wrong?" is only half the question; "could it change who
     wins?" is the other. Flagged votes larger than a margin do not prove it changed — they

@@ -36,6 +36,7 @@ from auditor.stats import (
 from auditor.stats.dip import TABLE_SIZES
 from auditor.stats.from_model import StationData, station_data
 from auditor.stats.spikes import GroupSpikes, SpikeResult
+from checks._util import place, quote_name
 
 MIN_STATIONS = 100  # fewer stations in a contest: no statistical test
 MIN_REGION = 50  # fewer stations in a region: no regional test
@@ -251,10 +252,11 @@ def integer_percentage_spikes(m: Model) -> CheckOutput:
 
 def _spike_row(t: dict[str, Any]) -> dict[str, Any]:
     d: StationData = t["d"]
+    num = f"({d.numerator})" if "+" in d.numerator else d.numerator
     rule = (f"stations with ≥ 100 registered voters, turnout strictly between 0 and 100 % and "
-            f"{'the tested choice' if t['choice'] else d.leader}'s share below 100 % "
-            f"(Kobak et al. 2016); turnout = {d.numerator} / registered, shares of {d.base_label}")
-    where = "" if t["region"] is None else f" in {t['region']}"
+            f"{'the tested choice' if t['choice'] else quote_name(d.leader)}'s share below 100 % "
+            f"(Kobak et al. 2016); turnout = {num} / registered, shares of {d.base_label}")
+    where = "" if t["region"] is None else " " + place(d.region_level, t["region"])
     if t["region"] is None:
         top = ", ".join(f"{x} %" for x in t["top"][:4])
         msg = (f"{t['label']}{where}: {t['obs']:,} of {t['n']:,} stations sit at an integer "
@@ -289,8 +291,15 @@ def _fp_figure(d: StationData, t: np.ndarray, s: np.ndarray) -> dict[str, Any]:
             "y_label": f"share of {d.leader}", "choice": d.leader, "n": int(t.size)}
 
 
+def _constant(a: np.ndarray) -> bool:
+    """True when a share or turnout does not vary: no correlation and no corner to test."""
+    return a.size == 0 or float(np.ptp(a)) == 0.0
+
+
 def _fp_summary(r: Any) -> dict[str, Any]:
-    return {"stations": r.n_used, "correlation": round(r.correlation, 3),
+    # a NaN correlation (a constant variable) is reported as null: JSON has no NaN
+    corr = round(r.correlation, 3) if np.isfinite(r.correlation) else None
+    return {"stations": r.n_used, "correlation": corr,
             "f_incremental": round(r.f_incremental, 4),
             "f_incremental_ci": [round(x, 4) for x in r.f_incremental_ci],
             "f_extreme": round(r.f_extreme, 4),
@@ -340,7 +349,7 @@ def turnout_share_fingerprint(m: Model) -> CheckOutput:
         s_all = d.share(0)
         idx = np.flatnonzero(ok & np.isfinite(s_all))
         t, s, w = t_all[idx], s_all[idx], d.registered[idx].astype(np.float64)
-        if idx.size < MIN_STATIONS:
+        if idx.size < MIN_STATIONS or _constant(s) or _constant(t):
             continue
         strata = d.region[idx].astype(str) if d.region_level else None
         # more replications nationally: finer p-values where the evidence is pooled
@@ -354,15 +363,25 @@ def turnout_share_fingerprint(m: Model) -> CheckOutput:
                       "p": nat.corner.p_value})
         tests.append({"d": d, "kind": "extreme", "region": None, "r": nat,
                       "p": nat.extreme.p_value})
+        skipped: list[str] = []
         if d.region_level is not None:
             reg = d.region[idx].astype(str)
             for gi, (lab, members) in enumerate(_region_groups_of(reg)):
+                # a region where the leader's share (or turnout) is constant — e.g. a party
+                # not on the ballot there, like the CDU in Bavaria — has nothing to test
+                if _constant(s[members]) or _constant(t[members]):
+                    skipped.append(lab)
+                    continue
                 r = fingerprint(t[members], s[members], w[members],
                                 regions=d.district[idx][members].astype(str),
                                 sizes=w[members], n_rep=reps, seed=seed + 1 + gi)
                 region_rows.append({"region": lab, **_fp_summary(r)})
                 tests.append({"d": d, "kind": "extreme", "region": lab, "r": r,
                               "p": r.extreme.p_value})
+        if skipped:
+            csum["regions_skipped"] = {
+                "regions": skipped,
+                "reason": f"{d.leader}'s share or turnout is the same at every station there"}
         summary[d.contest] = csum
     # gatekeeping: the national tests first (BH across them); a contest's regions are tested
     # (BH across all those regions) only where its national extreme test is rejected, so that
@@ -401,13 +420,15 @@ def _region_groups_of(labels: np.ndarray) -> list[tuple[str, np.ndarray]]:
 def _fp_row(te: dict[str, Any]) -> dict[str, Any]:
     d: StationData = te["d"]
     r = te["r"]
-    where = "nationally" if te["region"] is None else f"in {te['region']}"
-    within = (f"within {d.region_level or 'the country'}s" if te["region"] is None
-              else f"within {d.district_level or 'district'}s")
+    where = "nationally" if te["region"] is None else place(d.region_level, te["region"])
+    within = (f"within each {d.region_level}" if te["region"] is None and d.region_level
+              else "across the country" if te["region"] is None
+              else f"within each {d.district_level or 'district'}")
+    leader = quote_name(d.leader)
     lo_e, hi_e = r.extreme.fraction_ci
     if te["kind"] == "extreme":
         c = r.extreme
-        msg = (f"{where}: {c.observed:,} stations report turnout ≥ 95 % and {d.leader} ≥ 95 % "
+        msg = (f"{where}: {c.observed:,} stations report turnout ≥ 95 % and {leader} ≥ 95 % "
                f"against {c.expected:,.1f} expected [{c.null_lo:,.0f}–{c.null_hi:,.0f}] if the "
                f"share were unrelated to turnout {within} and size classes (p "
                f"{fmt_p(te['p'])}, q {fmt_p(te['q'])}); at least {fmt_pct(r.f_extreme, 2)} of stations "
@@ -418,10 +439,19 @@ def _fp_row(te: dict[str, Any]) -> dict[str, Any]:
     else:
         c = r.corner
         lo_i, hi_i = r.f_incremental_ci
-        msg = (f"{where}: turnout and {d.leader}'s share rise together {within}: "
+        # the corner excess and the overall correlation can disagree in sign: say which
+        if np.isfinite(r.correlation) and r.correlation > 0:
+            head = f"turnout and {leader}'s share rise together {within}"
+            corr = f"correlation {r.correlation:.2f}"
+        else:
+            head = (f"more stations than expected combine high turnout with a high {leader} "
+                    f"share {within}")
+            corr = ("overall the two do not rise together (correlation "
+                    f"{r.correlation:.2f})" if np.isfinite(r.correlation)
+                    else "no overall correlation")
+        msg = (f"{where}: {head}: "
                f"{c.observed:,} stations are in the top 5 % of both against {c.expected:,.0f} "
-               f"expected (p {fmt_p(te['p'])}, q {fmt_p(te['q'])}); correlation "
-               f"{r.correlation:.2f}; at least {fmt_pct(r.f_incremental)} of stations (95 % CI "
+               f"expected (p {fmt_p(te['p'])}, q {fmt_p(te['q'])}); {corr}; at least {fmt_pct(r.f_incremental)} of stations (95 % CI "
                f"{fmt_pct(lo_i)}–{fmt_pct(hi_i)}) show incremental excess (f_i) and "
                f"{fmt_pct(r.f_extreme, 2)} extreme (f_e). Caveat: this is what incremental ballot "
                f"stuffing produces, and also what honest elections produce where places that "

@@ -13,6 +13,7 @@ import numpy as np
 from auditor.model import Model
 from auditor.registry import CheckOutput, check
 from auditor.stats import benjamini_hochberg, digit_tests, dip_test
+from checks._util import place
 from checks.stat import (
     DIGIT_CHOICES,
     DIP_GRID,
@@ -68,7 +69,7 @@ def turnout_not_unimodal(m: Model) -> CheckOutput:
         if qv > alpha:
             continue
         d = te["d"]
-        msg = (f"turnout in {te['region']} is not unimodal: dip {te['dip']:.4f} over {te['n']:,} "
+        msg = (f"turnout {place(d.region_level, te['region'])} is not unimodal: dip {te['dip']:.4f} over {te['n']:,} "
                f"stations (p {fmt_p(te['p'])}, q {fmt_p(float(qv))}, against uniform samples, the "
                f"least favourable unimodal null); median turnout {fmt_pct(te['median'])}, "
                f"{fmt_pct(te['high'])} of stations at ≥ 90 %.")

@@ -30,6 +30,7 @@ import polars as pl
 
 from auditor.model import Model
 from auditor.registry import CheckOutput, check
+from checks._util import place, quote_expr, thousands
 
 # Default robust-z threshold. Under the null of the scale above (normal between-unit spread
 # plus binomial noise) |z| ≥ 4.5 has a two-sided probability of 6.8e-6 per unit (`nominal_rate`);
@@ -39,6 +40,11 @@ DEFAULT_Z = 4.5
 # Fewest comparable units a median/MAD is computed from; smaller groups borrow the level above.
 MIN_GROUP = 20
 # Unit types whose electorate is not a place: turnout and invalid share are not compared.
+# Unit types whose voter list is the people present (a ship's crew, a consulate's
+# registrants, a hospital's patients): 100 % turnout is ordinary there (TURN001 says so)
+CLOSED_LIST_TYPES = frozenset(
+    {"abroad", "ship", "ships", "vessel", "hospital", "institution", "military", "special"}
+)
 NOT_APPLICABLE_TYPES = frozenset(
     {"postal", "evoting", "e-voting", "electronic", "remote", "online", "internet"}
 )
@@ -224,11 +230,28 @@ def turnout_100(m: Model) -> pl.LazyFrame:
     if parts is None:
         return pl.LazyFrame(schema={"contest": pl.String, "unit_id": pl.String})
     num, den = parts
+    ut = (pl.col("unit_type").cast(pl.String).str.to_lowercase() if "unit_type" in _cols(m)
+          else pl.lit("regular"))
+    closed = ut.is_in(sorted(CLOSED_LIST_TYPES)).fill_null(False)
+    base = pl.format("turnout is exactly 100 %: {} voters of {} registered",
+                     thousands(pl.col("observed")), thousands(pl.col("expected")))
     return (
         m.units.filter(_applicable(m))
-        .select("contest", "unit_id", num.alias("observed"), den.alias("expected"))
+        .select("contest", "unit_id", num.alias("observed"), den.alias("expected"),
+                ut.alias("__type"), closed.alias("__closed"))
         .filter((pl.col("expected") > 0) & (pl.col("observed") == pl.col("expected")))
-        .with_columns(pl.col("observed").alias("votes_affected"))
+        .with_columns(
+            pl.col("observed").alias("votes_affected"),
+            # abroad, ships, hospitals: the list holds only the people present, so 100 % is
+            # ordinary there — info, and listed after the ordinary stations
+            pl.when(pl.col("__closed")).then(pl.lit("info")).otherwise(pl.lit(None, pl.String))
+            .alias("severity"),
+            pl.when(pl.col("__closed"))
+            .then(base + pl.lit(" at a station of type ") + pl.col("__type")
+                  + pl.lit(", where the list holds only the voters present and 100 % is common"))
+            .otherwise(base).alias("message"))
+        .sort("__closed", "contest", "unit_id")
+        .drop("__type", "__closed")
     )
 
 
@@ -453,7 +476,7 @@ def rate_outside_baseline(m: Model) -> pl.DataFrame:
                 rng = f"at most {100 * hi:.2f} %"
             else:
                 rng = f"at least {100 * (lo or 0.0):.2f} %"
-            where = f"in {r[level]}" if level else "nationally"
+            where = place(level, r[level]) if level else "nationally"
             bound = hi if hi is not None and rate > hi else lo
             rows.append({
                 "contest": r["contest"],
@@ -538,7 +561,7 @@ def late_surge(m: Model) -> pl.DataFrame:
 
 
 @check(code="TURN005", name="unanimous-unit", severity="warning", requires=("votes",),
-       message="{choice} received all {observed:.0f} valid votes")
+       message="{message}")
 def unanimous_unit(m: Model) -> pl.LazyFrame:
     """One choice receiving every valid vote in a unit.
 
@@ -564,4 +587,6 @@ def unanimous_unit(m: Model) -> pl.LazyFrame:
     out = out.join(votes.select("contest", "unit_id", "choice", pl.col("votes").alias("top")),
                    on=["contest", "unit_id", "top"])
     return out.select("contest", "unit_id", "choice", pl.col("top").alias("observed"),
-                      pl.col("top").alias("votes_affected"))
+                      pl.col("top").alias("votes_affected"),
+                      pl.format("{} received all {} valid votes", quote_expr(pl.col("choice")),
+                                thousands(pl.col("top"))).alias("message"))

@@ -35,7 +35,10 @@ def render_file(findings: Path, out: Path | None = None, lang: str = "en") -> Pa
     try:
         run = AuditRun.from_dict(doc)
     except (ValueError, TypeError, KeyError) as exc:
-        raise UsageError(f"{findings}: not an auditor findings.json ({exc})") from exc
+        # from_dict's own message may already say "not an auditor findings.json: …".
+        why = str(exc).removeprefix("not an auditor findings.json").lstrip(": ")
+        raise UsageError(f"{findings}: not an auditor findings.json ({why or type(exc).__name__})"
+                         ) from exc
     out_dir = out or findings.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "report.html"

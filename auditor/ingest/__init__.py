@@ -8,13 +8,13 @@ rejected).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 
 from auditor.findings import InputInfo
-from auditor.ingest.build import Parts, build, numeric_headers
+from auditor.ingest.build import Parts, build, count_headers, numeric_headers
 from auditor.ingest.mapping import Mapping, resolve
 from auditor.ingest.published import (
     PUBLISHED_HOW,
@@ -22,8 +22,15 @@ from auditor.ingest.published import (
     is_published_table,
     with_sidecars,
 )
-from auditor.ingest.readers import InputError, RawTable, detect_format, read_table
-from auditor.model import Model, empty_issues
+from auditor.ingest.readers import (
+    InputError,
+    RawTable,
+    check_input_path,
+    detect_format,
+    normalise_delimiter,
+    read_table,
+)
+from auditor.model import ISSUE_SCHEMA, Model, empty_issues
 from auditor.profiles import Profile, detect_profile, load_profile
 
 __all__ = ["InputError", "LoadOptions", "Loaded", "load", "load_one", "read_raw"]
@@ -55,8 +62,11 @@ class Loaded:
 
 def read_raw(path: Path, opts: LoadOptions) -> tuple[RawTable, Profile | None, str]:
     """Read a file as strings, using the profile's read settings when one is given or found."""
+    # Before anything opens the path: a folder would otherwise crash `detect_format`.
+    check_input_path(path)
+    opts = replace(opts, delimiter=normalise_delimiter(opts.delimiter))
     prof: Profile | None = load_profile(opts.profile) if opts.profile else None
-    fmt = detect_format(path) if path.exists() else "csv"
+    fmt = detect_format(path)
     if fmt == "json" or (prof is not None and prof.read.get("format") == "nist-json"):
         from auditor.ingest.nist import read_nist
 
@@ -73,6 +83,7 @@ def read_raw(path: Path, opts: LoadOptions) -> tuple[RawTable, Profile | None, s
         member=opts.member or r.get("member"),
         skip_rows=int(r.get("skip_rows", 0)),
     )
+    _note_sheet(raw, path, opts)
     if prof is not None:
         return raw, prof, "given with --profile"
     found, why = detect_profile(raw.headers)
@@ -82,7 +93,14 @@ def read_raw(path: Path, opts: LoadOptions) -> tuple[RawTable, Profile | None, s
                          sheet=opts.sheet or found.read.get("sheet"),
                          member=opts.member or found.read.get("member"),
                          skip_rows=int(found.read.get("skip_rows", 0)))
+        _note_sheet(raw, path, opts)
     return raw, found, why
+
+
+def _note_sheet(raw: RawTable, path: Path, opts: LoadOptions) -> None:
+    """`--sheet` on a file that has no sheets is ignored, and the input's notes say so."""
+    if opts.sheet is not None and raw.format != "xlsx":
+        raw.notes.append(f"--sheet {opts.sheet} ignored: {path.name} is not an Excel workbook")
 
 
 def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
@@ -91,7 +109,8 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
     if is_published_table(raw.headers):  # what a portal printed (auditor/ingest/published.py)
         return _load_published(raw, path, file_idx)
     nums = None if prof is not None else numeric_headers(raw)
-    mp = resolve(raw.headers, prof, list(opts.overrides), str(path), nums)
+    ints = None if prof is not None else count_headers(raw)
+    mp = resolve(raw.headers, prof, list(opts.overrides), str(path), nums, ints)
     if not mp.hierarchy and raw.hierarchy:
         # The format itself knows the hierarchy (NIST GpUnit nesting).
         mp.hierarchy = list(raw.hierarchy)
@@ -102,6 +121,7 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
             f"per choice). Columns seen: {', '.join(raw.headers[:30])}. Choose a profile with "
             "--profile or map columns with --map canonical=source."
         )
+    number_notes = _guess_number_format(raw, mp) if prof is None else []
     parts = build(raw, mp, file_idx)
     c = parts.counters
     info = InputInfo(
@@ -117,11 +137,46 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
         sheet=raw.sheet,
         delimiter=raw.delimiter,
         mapping=mp.flat(),
-        notes=tuple(raw.notes + parts.notes),
+        notes=tuple(raw.notes + number_notes + parts.notes),
     )
     if c["rows_read"] == 0:
         raise InputError(f"{path}: the table has a header but no data rows.")
     return Loaded(raw, prof, why, mp, parts, info)
+
+
+_DOTTED_RX = r"^-?\d{1,3}(\.\d{3})+$"
+_SHORT_RX = r"^-?\d{1,3}$"
+
+
+def _guess_number_format(raw: RawTable, mp: Mapping, sample_rows: int = 2000) -> list[str]:
+    """German-style numbers in a file without a profile: `.` groups thousands, `,` decimals.
+
+    Read as English, `1.413` would be a fraction (INPUT004) and `3.000` would quietly become 3.
+    A `;`-delimited file is taken as German (the delimiter Excel writes where `,` is the
+    decimal mark); any other file only when a mapped count column's sample is made of
+    `1.413`-shaped and short whole numbers, with at least one dotted. Sets `mp.thousands`
+    (and `mp.decimal`) and returns the note for the input.
+    """
+    if mp.thousands is not None or mp.long:
+        return []
+    if raw.delimiter == ";":
+        mp.thousands, mp.decimal = ".", ","
+        return ["no profile and ';' delimiter: '.' was read as the thousands separator and ',' "
+                "as the decimal comma (German style)"]
+    cols = list(mp.counts.values()) + [s for c in mp.contests for s in c.choices.values()]
+    cols += [s for c in mp.contests for s in c.counts.values()]
+    if not cols:
+        return []
+    df = raw.frame.select([pl.col(c) for c in dict.fromkeys(cols)]).head(sample_rows).collect()
+    for col in df.columns:
+        v = df[col].cast(pl.String).str.strip_chars()
+        v = v.filter(v.is_not_null() & (v != ""))
+        dotted = v.str.contains(_DOTTED_RX)
+        if dotted.any() and (dotted | v.str.contains(_SHORT_RX)).all():
+            mp.thousands = "."
+            return [f"no profile: column {col!r} holds only numbers like "
+                    f"{v.filter(dotted)[0]!r}, so '.' was read as the thousands separator"]
+    return []
 
 
 def _load_published(raw: RawTable, path: Path, file_idx: int) -> Loaded:
@@ -151,6 +206,7 @@ def load(paths: list[Path], opts: LoadOptions | None = None, label: str | None =
         p = loaded[0].parts
         units, votes, published, issues = p.units, p.votes, p.published, p.issues
     else:
+        _mark_cross_file_duplicates(loaded)
         units = pl.concat([x.parts.units for x in loaded], how="diagonal_relaxed")
         votes = pl.concat([x.parts.votes for x in loaded], how="diagonal_relaxed")
         published = pl.concat([x.parts.published for x in loaded], how="diagonal_relaxed")
@@ -166,3 +222,78 @@ def load(paths: list[Path], opts: LoadOptions | None = None, label: str | None =
         label=label or Path(paths[0]).name,
     )
     return m
+
+
+def _mark_cross_file_duplicates(loaded: list[Loaded]) -> None:
+    """Units whose (contest, key) already came from an earlier input: INPUT003, kept apart.
+
+    Two inputs holding the same units (`audit x.csv x.csv`, or a release passed twice by a
+    mistyped `--previous A B`) would otherwise be merged under one id and every vote counted
+    twice. Each later copy stays in the model under `ID#fN` (N = the input's position), like
+    a duplicated key inside one file, and is reported. Published-figures tables and keyless
+    inputs (ids are row positions) take no part; a second file of other contests (single-
+    member districts beside the party list) shares no (contest, key) and is untouched.
+    """
+    seen: pl.DataFrame | None = None
+    counts: list[tuple[int, pl.DataFrame]] = []
+    for i, x in enumerate(loaded):
+        if x.mapping.how == PUBLISHED_HOW or not x.mapping.key:
+            continue
+        keys = x.parts.units.select("contest", "unit_id").unique().collect()
+        if seen is not None and keys.height:
+            dup = keys.join(seen, on=["contest", "unit_id"], how="semi")
+            if dup.height:
+                counts.append((i, dup))
+        seen = keys if seen is None else pl.concat([seen, keys]).unique()
+    for idx, dup in counts:
+        x = loaded[idx]
+        n_copies = _copies(loaded, dup)
+        ids = dup.with_columns(pl.lit(True).alias("__dup"))
+        suffix = f"#f{idx + 1}"
+
+        def renamed(lf: pl.LazyFrame, ids: pl.DataFrame = ids, suffix: str = suffix) -> pl.LazyFrame:
+            return (
+                lf.join(ids.lazy(), on=["contest", "unit_id"], how="left")
+                .with_columns(
+                    pl.when(pl.col("__dup")).then(pl.col("unit_id") + suffix)
+                    .otherwise(pl.col("unit_id")).alias("unit_id")
+                )
+                .drop("__dup")
+            )
+
+        p = x.parts
+        dup_units = (
+            p.units.join(ids.lazy(), on=["contest", "unit_id"], how="semi")
+            .select("contest", "unit_id", "source_row").collect()
+            .join(n_copies, on=["contest", "unit_id"], how="left")
+        )
+        p.units = renamed(p.units)
+        p.votes = renamed(p.votes)
+        p.published = renamed(p.published)
+        new_issues = pl.DataFrame({
+            "code": ["INPUT003"] * dup_units.height,
+            "source_file": [idx] * dup_units.height,
+            "source_row": dup_units["source_row"],
+            "column": [", ".join(x.mapping.key)] * dup_units.height,
+            "value": dup_units["unit_id"],
+            "unit_id": dup_units["unit_id"] + suffix,
+            "contest": dup_units["contest"],
+            "rejected": [False] * dup_units.height,
+            "detail": dup_units["copies"].cast(pl.String),
+        }).select(list(ISSUE_SCHEMA)).cast(ISSUE_SCHEMA)
+        p.issues = pl.concat([p.issues.select(list(ISSUE_SCHEMA)).cast(ISSUE_SCHEMA),
+                              new_issues.lazy()])
+        x.info = replace(x.info, notes=(
+            *x.info.notes,
+            f"{dup_units.height:,} units repeat a key of an earlier input (INPUT003); they are "
+            f"audited apart as ID{suffix}"))
+
+
+def _copies(loaded: list[Loaded], dup: pl.DataFrame) -> pl.DataFrame:
+    """How many keyed results inputs hold each duplicated (contest, unit_id)."""
+    frames = [
+        x.parts.units.select("contest", "unit_id").join(dup.lazy(), on=["contest", "unit_id"],
+                                                         how="semi")
+        for x in loaded if x.mapping.how != PUBLISHED_HOW and x.mapping.key
+    ]
+    return pl.concat(frames).group_by("contest", "unit_id").len("copies").collect()

@@ -370,8 +370,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         notes.append(f"{n['near_int']:,} count cells written as floats within 1e-9 of an integer "
                      "were read as integers")
     if th and n.get("thousands"):
-        notes.append(f"{n['thousands']:,} cells with {th!r} thousands separators were read as "
-                     "integers")
+        notes.append(f"{n['thousands']:,} count cells (of mapped columns) with {th!r} "
+                     "thousands separators were read as integers")
     return Parts(units, votes, pub_df.lazy(), issues_df.lazy(), hier, counters, notes)
 
 
@@ -457,3 +457,23 @@ def numeric_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
     return out
 
 
+
+
+def count_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
+    """Headers whose sampled cells are all whole numbers, some above 100 (counts, not rates)."""
+    df = raw.frame.head(sample_rows).collect()
+    out = set()
+    for h in raw.headers:
+        if h not in df.columns:
+            continue
+        s = df[h].cast(pl.String).str.strip_chars()
+        s = s.filter(s.is_not_null() & (s != ""))
+        if s.len() == 0:
+            continue
+        f = s.str.replace_all(r"^(-?\d{1,3})([.,' ]\d{3})+$", "${1}000").cast(pl.Float64,
+                                                                               strict=False)
+        if f.is_null().any():
+            continue
+        if bool((f == f.round(0)).all()) and (f.max() or 0) > 100:  # type: ignore[operator]
+            out.add(h)
+    return out

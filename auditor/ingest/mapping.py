@@ -28,13 +28,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "voters": ("voters", "voted", "wähler", "wählende", "wähler(innen)", "проголосовало"),
     "ballots_cast": (
         "ballots cast", "ballots_cast", "total votes cast", "votes cast", "total ballots",
-        "бюллетеней в ящиках", "turnout_votes",
+        "total votes", "бюллетеней в ящиках", "turnout_votes",
     ),
     "valid": ("valid", "valid votes", "valid ballots", "valid_votes", "gültige", "gültig",
               "действительных", "действительные"),
-    "invalid": ("invalid", "invalid votes", "invalid ballots", "spoiled", "rejected",
-                "invalid_votes", "ungültige", "ungültig", "недействительных",
-                "недействительные"),
+    "invalid": ("invalid", "invalid votes", "invalid ballots", "spoiled", "spoilt",
+                "spoiled ballots", "spoilt ballots", "rejected", "rejected ballots",
+                "blank or spoilt", "blank or spoiled", "null", "nuls", "invalid_votes",
+                "ungültige", "ungültig", "недействительных", "недействительные"),
     "blank": ("blank", "blank votes", "blank ballots", "пустые"),
     "against_all": ("against all", "against_all", "против всех", "баарына каршы"),
 }
@@ -188,8 +189,13 @@ def _choice_columns(spec: dict[str, Any], headers: list[str], taken: set[str]) -
 
 
 def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
-            path: str, numeric_headers: set[str] | None = None) -> Mapping:
-    """Map headers to the canonical model using the profile, `--map` options and synonyms."""
+            path: str, numeric_headers: set[str] | None = None,
+            count_headers: set[str] | None = None) -> Mapping:
+    """Map headers to the canonical model using the profile, `--map` options and synonyms.
+
+    `count_headers` (whole numbers, some above 100) decides whether a `turnout` column is
+    a count of ballots cast; a turnout rate or percentage is left unmapped, never a choice.
+    """
     ov = _parse_overrides(overrides)
     used: set[str] = set()
     p = profile
@@ -229,6 +235,10 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
             if h is not None:
                 counts[canon] = h
                 used.add(h)
+        th = _synonym(headers, ("turnout",), used)
+        if th is not None and "ballots_cast" not in counts and th in (count_headers or set()):
+            counts["ballots_cast"] = th
+            used.add(th)
         kh = _synonym(headers, KEY_SYNONYMS, used)
         levels = [h for h in headers if _norm(h) in LEVEL_SYNONYMS and h not in used]
         for h in levels:
@@ -264,6 +274,8 @@ def resolve(headers: list[str], profile: Profile | None, overrides: list[str],
     if p is None:
         ignore |= {h for h in headers if _norm(h) in IGNORE_SYNONYMS}
         ignore |= {h for h in headers if _norm(h) in TOTAL_SYNONYMS}
+        # A turnout rate that is not a count of ballots is no party.
+        ignore |= {h for h in headers if _norm(h).startswith("turnout") and h not in used}
         for h in headers:
             if h not in used and PERCENT_RX.search(h):
                 percents.append({"column": h, "base": None, "measure": "percent"})

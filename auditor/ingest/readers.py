@@ -53,6 +53,37 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+_TAB_NAMES = ("\t", "\\t", "\\\\t", "tab", "TAB", "Tab")
+
+
+def normalise_delimiter(delimiter: str | None) -> str | None:
+    """`--delimiter` as one character; `tab`, `\\t` (as a shell passes it) mean a tab.
+
+    Anything longer than one character is a usage error (exit 2), not a reader crash.
+    """
+    if delimiter is None:
+        return None
+    if delimiter in _TAB_NAMES:
+        return "\t"
+    if len(delimiter) != 1:
+        raise InputError(
+            f"--delimiter {delimiter!r}: the delimiter must be one character (e.g. ';' or ','; "
+            "'tab' or '\\t' for a tab)."
+        )
+    return delimiter
+
+
+def check_input_path(path: Path) -> None:
+    """A missing path or a folder given as an input file: a usage error (exit 2)."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file. Give the path of a results file (CSV, XLSX, "
+                         "Parquet, zip/gz of a CSV, or NIST JSON).")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file of results. Give the files inside "
+                         "it one by one (e.g. `auditor audit FOLDER/*.csv`); a folder of "
+                         "timestamped snapshots is audited with `auditor chain FOLDER`.")
+
+
 def detect_format(path: Path) -> str:
     """Format from the file name and its first bytes: csv, xlsx, parquet, json, zip, gz."""
     name = path.name.lower()
@@ -301,6 +332,11 @@ def read_xlsx(path: Path, sheet: str | int | None = None, skip_rows: int = 0) ->
             idx = int(idx)
         if isinstance(idx, str) and idx not in names:
             raise InputError(f"{path}: no sheet {idx!r}; the sheets are {', '.join(names)}.")
+        if isinstance(idx, int) and not 0 <= idx < len(names):
+            raise InputError(
+                f"{path}: no sheet {idx} (sheets are numbered from 0); the sheets are "
+                f"{', '.join(f'{i} {n!r}' for i, n in enumerate(names))}."
+            )
         ws = reader.load_sheet(idx, header_row=skip_rows, dtypes="string")
         df = ws.to_polars()
     except InputError:
@@ -339,10 +375,8 @@ def read_table(path: Path, *, encoding: str | None = None, delimiter: str | None
                sheet: str | None = None, member: str | None = None,
                skip_rows: int = 0) -> RawTable:
     """Read any supported tabular file into a raw string table."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file.")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not a file of results.")
+    check_input_path(path)
+    delimiter = normalise_delimiter(delimiter)
     if path.stat().st_size == 0:
         raise InputError(f"{path}: the file is empty (0 bytes).")
     fmt = detect_format(path)

@@ -103,7 +103,8 @@ def figure_data(m: Model) -> dict[str, Any]:
     """Turnout and share histograms, the turnout × share fingerprint and units per region.
 
     Computed from the model alone (no check needed), for the contest with the most units.
-    Turnout = ballots cast (else voters, else valid + invalid) / registered; share = votes
+    Turnout = ballots cast (`rules.cast_column`, else ballots cast, else voters, else
+    valid + invalid) / registered (plus `rules.extra_registered` lists); share = votes
     of a choice / valid ballots (else / the sum of the choices). Empty when the model has
     neither registered voters nor votes per choice. Polars only, no plotly: cheap enough
     to run on every audit.
@@ -114,9 +115,17 @@ def figure_data(m: Model) -> dict[str, Any]:
     level = m.hierarchy[0] if m.hierarchy and m.hierarchy[0] in cols else None
     # The model's frames are lazy plans over the input: each is read once here, keeping
     # only the columns the figures need, and everything after works in memory.
+    # the electorate as ARITH003 counts it: registered plus the profile's extra lists
+    # (Georgia's special list, f_03: 80 precincts have no one on the unified list)
+    extra = [str(c) for c in (m.rule("extra_registered") or []) if str(c) in cols]
+    rule = m.rule("cast_column")
+    if isinstance(rule, str) and rule in cols:
+        num = (rule, pl.col(rule))
     need = ["contest", "unit_id", *([level] if level else []),
             *[c for c in ("registered", "ballots_cast", "voters", "valid", "invalid", "blank")
-              if c in cols]]
+              if c in cols], *extra]
+    if isinstance(rule, str) and rule in cols and rule not in need:
+        need.append(rule)
     all_units = m.units.select(need).collect()
     if all_units.height == 0:
         return out
@@ -128,9 +137,11 @@ def figure_data(m: Model) -> dict[str, Any]:
     turnout: pl.LazyFrame | None = None
     if num is not None and "registered" in cols:
         label, expr = num
+        electorate = pl.col("registered").cast(pl.Float64)
+        for c in extra:
+            electorate = electorate + pl.col(c).cast(pl.Float64).fill_null(0.0)
         turnout = units.select(
-            "unit_id",
-            (expr.cast(pl.Float64) * 100 / pl.col("registered").cast(pl.Float64)).alias("t"),
+            "unit_id", (expr.cast(pl.Float64) * 100 / electorate).alias("t"),
         ).collect().lazy()
         out["turnout_hist"] = {**_hist(turnout, "t"), "contest": contest, "numerator": label}
     if level:

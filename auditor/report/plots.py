@@ -35,7 +35,9 @@ class FigureView:
 
 def _esc(s: Any) -> str:
     """Input text for plotly labels: escaped so that plotly's tag parser shows it as text."""
-    return html.escape(str(s), quote=True)
+    # plotly reads tags and &lt; &gt; &amp; entities in labels but shows &quot; literally:
+    # escape only what it interprets, so quotes in names stay quotes
+    return html.escape(str(s), quote=False)
 
 
 def _r(x: Any, nd: int = 3) -> float | None:
@@ -74,7 +76,9 @@ def _hist_note(h: dict[str, Any], t: Translate) -> str:
         return ""
     top = _r(float(h.get("bin_start", -0.05)) + float(h.get("bin_width", 0.1))
              * len(h.get("counts", [])), 1)
-    return t("fig_outside", above=above, undefined=undefined, max=top)
+    parts = ([t("fig_outside_above", max=top, n=above)] if above else []) \
+        + ([t("fig_outside_undefined", n=undefined)] if undefined else [])
+    return t("fig_outside", parts="; ".join(parts))
 
 
 def turnout(h: dict[str, Any], t: Translate) -> FigureView | None:

@@ -51,6 +51,21 @@ class Messages:
         text = self.table[key]
         return text.format(**kw) if kw else text
 
+    def label(self, key: Any) -> str:
+        """A summary key for the page: its `key_…` text, a check code with the check's name,
+        else the key with spaces for underscores (never a raw "turn002_z")."""
+        k = str(key)
+        if f"key_{k}" in self.table:
+            return self.table[f"key_{k}"]
+        if k.startswith("share of "):  # STAT001's per-choice variables
+            return self("key_share_of", choice=k[len("share of "):])
+        from auditor.registry import REGISTRY
+
+        spec = REGISTRY.get(k)
+        if spec is not None:
+            return f"{k} {spec.name.replace('-', ' ')}"
+        return k.replace("_", " ")
+
     def count(self, n: int) -> str:
         """"N findings" with the singular where the language has one."""
         return self("check_count_one") if n == 1 else self("check_count", n=self.num(n))
@@ -285,6 +300,17 @@ def figure_views(run: AuditRun, t: Messages) -> tuple[list[plots.FigureView], li
     return out, errors
 
 
+def _path_once(path: str) -> str:
+    """"A / A/B / A/B/C" (levels that carry their parents' names) shown as "A / B / C"."""
+    parts = [p.strip() for p in path.split(" / ")]
+    out = []
+    prev = ""
+    for p in parts:
+        out.append(p[len(prev) + 1:] if prev and p.startswith(prev + "/") else p)
+        prev = p
+    return " / ".join(out)
+
+
 def location(f: Finding, row_label: str = "row", one_input: bool = False) -> dict[str, str]:
     """Where a finding points: hierarchy path, unit id, source file and row.
 
@@ -299,7 +325,7 @@ def location(f: Finding, row_label: str = "row", one_input: bool = False) -> dic
     elif f.source_row is not None:
         src = f"{row_label} {f.source_row}"
     unit = f.unit_id or ""
-    path = f.path or ""
+    path = _path_once(f.path or "")
     # Unit ids are often the key columns joined by "/", repeating the path: only the part
     # the path does not already say is shown (the full id is in findings.csv).
     known = {p.strip() for p in path.replace(" / ", "/").split("/") if p.strip()}

@@ -152,7 +152,7 @@ def test_arith003_prefers_ballots_cast_then_voters_then_valid_plus_invalid() -> 
     m = model({"unit_id": ["a"], "registered": [100], "valid": [95], "invalid": [10]})
     run = audit(m, only=["ARITH003"])
     assert found(run, "ARITH003") == [("a", 5)]
-    assert run.findings[0].message.startswith("ballots in the boxes (valid + invalid) are 105")
+    assert run.findings[0].message.startswith("valid + invalid ballots are 105")
 
 
 def test_arith003_postal_districts_are_not_applicable_not_findings() -> None:

@@ -86,7 +86,7 @@ def test_german_thousands_with_profile_read_as_integers(tmp_path: Path) -> None:
     units = ld.parts.units.collect().sort("unit_id")
     assert units["registered"].to_list() == [1413, 900]
     assert units["valid"].to_list() == [1002, 800]
-    assert any("2 cells with '.' thousands separators" in n for n in ld.info.notes)
+    assert any("2 count cells (of mapped columns) with '.' thousands separators" in n for n in ld.info.notes)
     assert ld.parts.issues.collect().height == 0
 
 

@@ -349,3 +349,82 @@ def test_json_only_audit_imports_neither_plotly_nor_jinja(tmp_path: Path) -> Non
     doc = json.loads((tmp_path / "o" / "findings.json").read_text("utf-8"))
     assert doc["figures"]["turnout_hist"]["n"] == 200
     assert not (tmp_path / "o" / "report.html").exists()
+
+
+def test_location_shows_a_hierarchical_path_once() -> None:
+    from auditor.report.render import location
+
+    f = Finding(code="ARITH001", name="x", family="ARITH", severity="error", certainty="exact",
+                message="m", unit_id="Обл/ОИК №98/Калининград/1234",
+                path="Обл / Обл/ОИК №98 / Обл/ОИК №98/Калининград")
+    loc = location(f)
+    assert loc["path"] == "Обл / ОИК №98 / Калининград"
+    assert loc["unit"] == "1234"
+
+
+def test_summary_keys_are_labels_in_both_languages() -> None:
+    run = replace(_run([_finding(1)]), summary={
+        "turn002_z": 4.5, "flagged_units": 3,
+        "decisive": [{"kind": "threshold", "contest": "c", "choice": "A", "margin_votes": 10,
+                      "flagged_votes": 20, "could_change": True, "text": "x"}]})
+    en = render_html(run, "en")
+    ru = render_html(run, "ru")
+    for html in (en, ru):
+        assert "turn002 z" not in html and "turn002_z" not in html
+        assert "margin votes" not in html
+    assert "flagged units" not in ru and "could change" not in ru
+    assert "TURN002 robust z threshold" in en and "votes in flagged units" in en
+    assert "порог робастного z для TURN002" in ru and "разрыв, голосов" in ru
+    assert "отмеченных участков" in ru
+
+
+def test_plotly_labels_keep_quotes_but_escape_tags() -> None:
+    from auditor.report import plots
+    from auditor.report.render import Messages
+
+    fig = plots.share({"series": [{"name": '"ЕДИНАЯ РОССИЯ"', "counts": [1, 2]},
+                                  {"name": "<b>x</b> & y", "counts": [1, 2]}]}, Messages("en"))
+    assert fig is not None
+    names = [d["name"] for d in fig.spec["data"]]
+    assert names == ['"ЕДИНАЯ РОССИЯ"', "&lt;b&gt;x&lt;/b&gt; &amp; y"]
+
+
+def test_loading_note_shown_until_the_figures_are_drawn() -> None:
+    bins = [0] * 1001
+    bins[500] = 3
+    html = render_html(_run([_finding(1)], {"turnout_hist": {"counts": bins}}), "ru")
+    assert '<p class="fig-loading">Загрузка графиков…</p>' in html
+    assert "clearLoading()" in html
+
+
+def test_turnout_figure_counts_the_extra_lists_and_says_what_is_not_drawn() -> None:
+    from auditor.model import Model
+    from auditor.report import plots
+    from auditor.report.figures import figure_data
+    from auditor.report.render import Messages
+
+    # u2 and u3 are on a special list only (registered 0); u4 has no electorate at all
+    units = pl.LazyFrame({"contest": ["c"] * 4, "unit_id": ["u1", "u2", "u3", "u4"],
+                          "registered": [100, 0, 0, 0], "registered_extra": [0, 50, 20, 0],
+                          "voters": [60, 40, 10, 0]})
+    votes = pl.LazyFrame({"contest": ["c"] * 4, "unit_id": ["u1", "u2", "u3", "u4"],
+                          "choice": ["A"] * 4, "votes": [60, 40, 10, 0]})
+    m = Model(units=units, votes=votes, options={"extra_registered": ["registered_extra"]})
+    h = figure_data(m)["turnout_hist"]
+    assert (h["n"], h["undefined"], h["above"]) == (3, 1, 0)
+    assert h["counts"][600] == 1 and h["counts"][800] == 1 and h["counts"][500] == 1
+    fig = plots.turnout(h, Messages("en"))
+    assert fig is not None
+    assert fig.note == "Not drawn: units without registered voters or without a turnout count: 1."
+
+
+def test_label_of_check_codes_and_choice_shares() -> None:
+    from auditor.registry import load_catalogue
+    from auditor.report.render import Messages
+
+    load_catalogue()
+    ru = Messages("ru")
+    assert ru.label("share of CDU") == "доля CDU"
+    assert ru.label("STAT002") == "STAT002 turnout share fingerprint"
+    assert ru.label("regions_skipped") == "регионы без проверки"
+    assert Messages("en").label("some_new_key") == "some new key"

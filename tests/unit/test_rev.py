@@ -161,6 +161,31 @@ def test_cumulative_count_decreased(tmp_path: Path) -> None:
     assert (beta.expected, beta.observed, beta.delta, beta.choice) == (765, 745, -20, "Beta")
 
 
+def test_messages_name_the_contest_of_a_multi_contest_release(tmp_path: Path) -> None:
+    new = [*ROWS]
+    new[1] = "R1,D1,002,1000,590,580,10,350,190,40"
+    m = pair(tmp_path, ROWS, new)
+    # the same release as two contests (first and second vote), the second unchanged
+    def two(x: Model) -> Model:
+        x.units = pl.concat([x.units, x.units.with_columns(pl.lit("second").alias("contest"))])
+        x.votes = pl.concat([x.votes, x.votes.with_columns(pl.lit("second").alias("contest"))])
+        return x
+    two(m)
+    two(m.previous[0])
+    run = rev(m)
+    r2 = codes(run, "REV002")
+    assert len(r2) == 2
+    assert all(f"({f.contest})" in f.message for f in r2)
+    assert {f.message.split(" changed")[0] for f in r2} == {"3 numbers"}
+    beta = [f for f in codes(run, "REV003") if f.key == "national:votes:Beta"]
+    assert sorted(f.message.split(" went")[0] for f in beta) == [
+        "Σ votes for Beta overall in national", "Σ votes for Beta overall in second"]
+    # REV004 without newly reported units: no "between x % and x %"
+    r4 = [f for f in codes(run, "REV004") if f.key == "national" and f.choice == "Beta"]
+    assert len(r4) == 2 and all("no unit was newly reported" in f.message for f in r4)
+    assert all("between" not in f.message for f in r4)
+
+
 def test_share_band_of_new_units(tmp_path: Path) -> None:
     # Old: Alpha 1,354 of 2,290. One new station with 20 votes; station 002 rewritten.
     new = [*ROWS]

@@ -74,7 +74,8 @@ def test_seat001_near_threshold_is_info() -> None:
     m = model({"u": {"A": 600, "B": 348, "C": 52}}, seats=10, threshold=0.05)
     fs = findings(m, "SEAT001")
     assert [(f.choice, f.severity) for f in fs] == [("C", "info")]
-    assert fs[0].message == "C 5.20 %, 0.20 points (2 votes) above the 5 % threshold"
+    assert fs[0].message == ("C 5.20 %, 0.20 points above the 5 % threshold (2 votes more "
+                             "than 5 % of the current base of 1,000)")
     assert fs[0].delta == pytest.approx(0.2)
 
 
@@ -87,7 +88,8 @@ def test_seat001_flip_between_releases() -> None:
     fs = findings(final, "SEAT001")
     assert [(f.choice, f.severity, f.key) for f in fs] == [("C", "warning", "flip")]
     assert fs[0].message == (
-        "C 4.50 %, 0.50 points (5 votes) below the 5 % threshold; out at 4.60 % in "
+        "C 4.50 %, 0.50 points below the 5 % threshold (5 votes fewer than 5 % of the "
+        "current base of 1,000); out at 4.60 % in "
         "preliminary, in at 10.00 % in manual count, out in this release")
 
 
@@ -161,6 +163,28 @@ def test_seat005_sentence_and_summary() -> None:
     assert all(d["could_change"] == (d["margin_votes"] <= 560) for d in out.summary["decisive"])
 
 
+def test_seat005_threshold_margin_says_the_base_moves_with_the_votes() -> None:
+    # C: 60 of 1,000 votes, 10 above 5 % of the base; losing k votes leaves (60-k)/(1000-k),
+    # below 5 % only once k > 10 / 0.95 = 10.5 → 11
+    m = model({"u": {"A": 600, "B": 340, "C": 60}}, seats=10, threshold=0.05, method="dhondt")
+    (mg,) = [x for x in seat.decisive_margins(m) if x.kind == "threshold"]
+    assert (mg.choice, mg.votes) == ("C", 11)
+    assert mg.text == ("C would have to lose 11 votes to fall below the 5 % threshold (the "
+                       "base shrinking with them)")
+
+
+def test_winner_margin_of_the_default_contest_and_of_constituency_votes() -> None:
+    m = model({"u": {"A": 600, "B": 400}}, contest="all")
+    (mg,) = seat.decisive_margins(m)
+    assert (mg.votes, mg.stake, mg.text) == (200, "who wins the election", "A leads B by 200 votes")
+    # a threshold without seats (BW's municipalities): only the threshold contest has a winner
+    m = model({"u": {"A": 600, "B": 400}}, contest="Erststimmen", threshold=0.05,
+              threshold_contest="Zweitstimmen")
+    assert seat.decisive_margins(m) == []
+    m.options["winner_margins"] = True
+    assert [x.votes for x in seat.decisive_margins(m)] == [200]
+
+
 def test_seat005_without_flags_is_silent() -> None:
     m = model({"u1": {"A": 500, "B": 480, "C": 20}}, seats=10, threshold=0.05)
     out = seat.flagged_vs_margins(m)
@@ -196,3 +220,10 @@ def test_seats_command_json_and_table(capsys: pytest.CaptureFixture[str]) -> Non
     assert "hare, 4 seats, 25 % threshold on valid" in out
     assert "Gamma" in out and "(below threshold)" in out
     assert main(["seats", str(f), "--profile", prof, "--method", "borda"]) == 2
+
+
+def test_list_vote_without_seats_has_a_first_place_not_a_winner() -> None:
+    m = model({"u": {"A": 600, "B": 400}}, contest="Zweitstimmen", threshold=0.05,
+              threshold_contest="Zweitstimmen")
+    (mg,) = seat.decisive_margins(m)
+    assert (mg.votes, mg.stake) == (200, "who comes first in Zweitstimmen")

@@ -149,6 +149,37 @@ def test_stat002_extreme_stuffing_is_a_warning_with_estimates() -> None:
     assert len(fig["z"]) == len(fig["y_edges"]) - 1 and len(fig["z"][0]) == len(fig["x_edges"]) - 1
 
 
+def test_stat002_skips_a_region_where_the_leader_has_no_votes_no_nan() -> None:
+    # Germany 2024: the CDU is not on the ballot in Bavaria → constant 0 % share there
+    m = fixture_model("STAT002", "bad")
+    m.votes = m.votes.with_columns(
+        pl.when((pl.col("choice") == "Alpha") & pl.col("unit_id").str.starts_with("R00"))
+        .then(0).otherwise(pl.col("votes")).alias("votes"))
+    out, rows = as_output(stat.turnout_share_fingerprint(m))
+    (c,) = out.summary["STAT002"]["contests"].values()
+    assert c["regions_skipped"]["regions"] == ["R00"]
+    assert "R00" not in [r["region"] for r in c["regions"]]
+    assert all(r["correlation"] is not None for r in c["regions"])
+    assert "nan" not in json.dumps(out.summary).lower()
+    assert rows.filter(pl.col("path") == "R00").height == 0
+
+
+def test_stat002_corner_message_follows_the_sign_of_the_correlation() -> None:
+    from types import SimpleNamespace
+    d = SimpleNamespace(contest="c", leader="41 Georgian Dream", region_level="region",
+                        district_level="district")
+    corner = SimpleNamespace(observed=120, expected=80.0)
+    r = SimpleNamespace(correlation=-0.11, corner=corner, f_incremental=0.01,
+                        f_incremental_ci=(0.0, 0.02), f_extreme=0.0,
+                        extreme=SimpleNamespace(fraction_ci=(0.0, 0.0)))
+    te = {"d": d, "r": r, "kind": "corner", "region": None, "p": 0.001, "q": 0.002}
+    msg = stat._fp_row(te)["message"]
+    assert "rise together within" not in msg and "correlation -0.11" in msg
+    assert "“41 Georgian Dream”" in msg and "within each region" in msg
+    r.correlation = 0.3
+    assert "rise together within each region" in stat._fp_row(te)["message"]
+
+
 def test_stat002_incremental_only_signal_is_info_with_a_caveat() -> None:
     e = simulate_election(5000, 12, seed=3, stuffing=0.03)
     m = to_model(from_simulation(e), reps=500)

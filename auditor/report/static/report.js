@@ -77,7 +77,15 @@
   if (!dataEl || !gzEl) return;
   var figs = JSON.parse(dataEl.textContent);
 
+  // the "loading the figures…" notes stay until the figures are drawn (or cannot be)
+  function clearLoading() {
+    Array.prototype.forEach.call(document.querySelectorAll(".fig-loading"), function (p) {
+      p.parentNode.removeChild(p);
+    });
+  }
+
   function missing(msg) {
+    clearLoading();
     Array.prototype.forEach.call(document.querySelectorAll(".fig"), function (div) {
       var p = document.createElement("p");
       p.className = "fig-missing";
@@ -89,6 +97,7 @@
   function draw() {
     var config = { displaylogo: false, responsive: true,
       modeBarButtonsToRemove: ["sendDataToCloud", "lasso2d", "select2d"] };
+    clearLoading();
     Object.keys(figs).sort().forEach(function (id) {
       var div = document.getElementById(id);
       if (!div) return;
