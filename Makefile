@@ -24,10 +24,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -x -q
+	$(BIN)/python -m pytest tests -x
 
 test: lint
-	$(BIN)/python -m pytest tests -q -p no:cacheprovider
+	$(BIN)/python -m pytest tests -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run $(if $(FULL),--full,)
