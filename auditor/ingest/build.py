@@ -439,10 +439,11 @@ def _published_wide(lf: pl.LazyFrame, mp: Mapping, file_idx: int) -> pl.LazyFram
     return pl.concat([p.select(list(schema)).cast(schema) for p in parts])
 
 
-def numeric_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
-    """Headers whose non-empty cells in a sample are mostly numbers (for auto-mapping)."""
+def _sampled_numbers(raw: RawTable, sample_rows: int) -> list[tuple[str, int, pl.Series]]:
+    """Per header of a sample: how many cells are non-empty and their values as floats
+    (thousands separators removed; null where a cell is not a number)."""
     df = raw.frame.head(sample_rows).collect()
-    out = set()
+    out = []
     for h in raw.headers:
         if h not in df.columns:
             continue
@@ -452,28 +453,19 @@ def numeric_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
             continue
         f = s.str.replace_all(r"^(-?\d{1,3})([.,' ]\d{3})+$", "${1}000").cast(pl.Float64,
                                                                                strict=False)
-        if f.is_not_null().sum() >= 0.9 * s.len():
-            out.add(h)
+        out.append((h, s.len(), f))
     return out
 
 
+def numeric_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
+    """Headers whose non-empty cells in a sample are mostly numbers (for auto-mapping)."""
+    return {h for h, n, f in _sampled_numbers(raw, sample_rows) if f.is_not_null().sum() >= 0.9 * n}
 
 
 def count_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
     """Headers whose sampled cells are all whole numbers, some above 100 (counts, not rates)."""
-    df = raw.frame.head(sample_rows).collect()
-    out = set()
-    for h in raw.headers:
-        if h not in df.columns:
-            continue
-        s = df[h].cast(pl.String).str.strip_chars()
-        s = s.filter(s.is_not_null() & (s != ""))
-        if s.len() == 0:
-            continue
-        f = s.str.replace_all(r"^(-?\d{1,3})([.,' ]\d{3})+$", "${1}000").cast(pl.Float64,
-                                                                               strict=False)
-        if f.is_null().any():
-            continue
-        if bool((f == f.round(0)).all()) and (f.max() or 0) > 100:  # type: ignore[operator]
-            out.add(h)
-    return out
+    return {
+        h for h, _, f in _sampled_numbers(raw, sample_rows)
+        if not f.is_null().any() and bool((f == f.round(0)).all())
+        and (f.max() or 0) > 100  # type: ignore[operator]
+    }
