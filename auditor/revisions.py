@@ -219,52 +219,53 @@ def _pairs_keyed_slow(o: pl.DataFrame, n: pl.DataFrame) -> pl.DataFrame:
     n = n.with_columns(pl.col("unit_id").str.replace(_DUP_SUFFIX, "").alias("base"))
     # 1. same key and same content (this also picks the right copy of a duplicated key).
     k1 = ["contest", "base", "fp"]
-    o1 = o.with_columns(pl.int_range(pl.len()).over(k1).alias("r"))
-    n1 = n.with_columns(pl.int_range(pl.len()).over(k1).alias("r"))
-    a = o1.join(n1, on=[*k1, "r"], how="inner", suffix="_n").select(
-        "contest", pl.col("unit_id").alias("old_id"), pl.col("unit_id_n").alias("new_id"),
-        pl.lit("key").alias("method"))
-    o2 = o.join(a.select("contest", pl.col("old_id").alias("unit_id")), on=["contest", "unit_id"],
-                how="anti")
-    n2 = n.join(a.select("contest", pl.col("new_id").alias("unit_id")), on=["contest", "unit_id"],
-                how="anti")
+    a = _pair(_ranked(o, k1), _ranked(n, k1), [*k1, "r"], "key")
+    o2, n2 = _unpaired(o, n, a)
     # 2. same key, content changed (copies of a duplicated key in order).
     k2 = ["contest", "base"]
-    o2 = o2.with_columns(pl.int_range(pl.len()).over(k2).alias("r"))
-    n2 = n2.with_columns(pl.int_range(pl.len()).over(k2).alias("r"))
-    b = o2.join(n2, on=[*k2, "r"], how="inner", suffix="_n").select(
-        "contest", pl.col("unit_id").alias("old_id"), pl.col("unit_id_n").alias("new_id"),
-        pl.lit("key").alias("method"))
-    o3 = o2.join(b.select("contest", pl.col("old_id").alias("unit_id")), on=["contest", "unit_id"],
-                 how="anti")
-    n3 = n2.join(b.select("contest", pl.col("new_id").alias("unit_id")), on=["contest", "unit_id"],
-                 how="anti")
+    b = _pair(_ranked(o2, k2), _ranked(n2, k2), [*k2, "r"], "key")
+    o3, n3 = _unpaired(o2, n2, b)
     # 3. re-keyed: a unit gone and one new with identical, non-empty content, unique on both
     # sides (a unique 64-bit content hash of real numbers does not repeat by chance).
     def uniq(x: pl.DataFrame) -> pl.DataFrame:
         return x.filter(pl.col("mass") > 0).filter(pl.len().over("contest", "fp") == 1)
 
-    c = uniq(o3).join(uniq(n3), on=["contest", "fp"], how="inner", suffix="_n").select(
-        "contest", pl.col("unit_id").alias("old_id"), pl.col("unit_id_n").alias("new_id"),
-        pl.lit("rekeyed").alias("method"))
-    o4 = o3.join(c.select("contest", pl.col("old_id").alias("unit_id")), on=["contest", "unit_id"],
-                 how="anti").filter(pl.col("unit_id").str.contains(_DUP_SUFFIX))
-    n4 = n3.join(c.select("contest", pl.col("new_id").alias("unit_id")), on=["contest", "unit_id"],
-                 how="anti")
+    c = _pair(uniq(o3), uniq(n3), ["contest", "fp"], "rekeyed")
+    o4, n4 = _unpaired(o3, n3, c)
+    o4 = o4.filter(pl.col("unit_id").str.contains(_DUP_SUFFIX))
     # 4. a surplus copy of a duplicated key gone while as many new keys appear in the same
     # contest: the key typo was corrected (Georgia nov13 → nov14: the second (24, 23) row, a
     # copy of the first, gave way to (25, 33)). Paired in row order, uncertain, never diffed.
     on, nn = o4.group_by("contest").len(), n4.group_by("contest").len()
     same_n = on.join(nn, on=["contest", "len"], how="inner").select("contest")
-    o4 = o4.join(same_n, on="contest", how="semi").sort("pos").with_columns(
-        pl.int_range(pl.len()).over("contest").alias("r"))
-    n4 = n4.join(same_n, on="contest", how="semi").sort("pos").with_columns(
-        pl.int_range(pl.len()).over("contest").alias("r"))
-    d = o4.join(n4, on=["contest", "r"], how="inner", suffix="_n").select(
-        "contest", pl.col("unit_id").alias("old_id"), pl.col("unit_id_n").alias("new_id"),
-        pl.lit("rekeyed-duplicate").alias("method"))
+    o4 = _ranked(o4.join(same_n, on="contest", how="semi").sort("pos"), ["contest"])
+    n4 = _ranked(n4.join(same_n, on="contest", how="semi").sort("pos"), ["contest"])
+    d = _pair(o4, n4, ["contest", "r"], "rekeyed-duplicate")
     return pl.concat([a, b, c, d]).with_columns(
         (pl.col("method") == "rekeyed-duplicate").alias("uncertain"))
+
+
+def _ranked(x: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Number the rows within each key (`r`), so that copies of a key pair up in order."""
+    return x.with_columns(pl.int_range(pl.len()).over(keys).alias("r"))
+
+
+def _pair(o: pl.DataFrame, n: pl.DataFrame, on: list[str], method: str) -> pl.DataFrame:
+    """Old/new unit pairs agreeing on `on`, labelled with the matching method."""
+    return o.join(n, on=on, how="inner", suffix="_n").select(
+        "contest", pl.col("unit_id").alias("old_id"), pl.col("unit_id_n").alias("new_id"),
+        pl.lit(method).alias("method"))
+
+
+def _unpaired(o: pl.DataFrame, n: pl.DataFrame,
+              pairs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The old and the new units that `pairs` left unmatched."""
+    return (
+        o.join(pairs.select("contest", pl.col("old_id").alias("unit_id")),
+               on=["contest", "unit_id"], how="anti"),
+        n.join(pairs.select("contest", pl.col("new_id").alias("unit_id")),
+               on=["contest", "unit_id"], how="anti"),
+    )
 
 
 def _lis(seq: list[int]) -> list[int]:
