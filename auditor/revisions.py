@@ -30,7 +30,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from auditor.model import Model
@@ -307,13 +306,13 @@ def _pairs_keyless(o: pl.DataFrame, n: pl.DataFrame, hier: list[str]) -> pl.Data
     for contest in sorted(set(o["contest"].to_list()) | set(n["contest"].to_list())):
         cc = cand.filter(pl.col("contest") == contest)
         ac = cc[_lis(cc["pos_n"].to_list())] if cc.height else cc
-        ao, an = ac["pos"].to_numpy(), ac["pos_n"].to_numpy()
+        ao, an = ac["pos"].sort(), ac["pos_n"].sort()
         og = o.filter(pl.col("contest") == contest).join(
             cc.select(pl.col("unit_id")), on="unit_id", how="anti")
         ng = n.filter(pl.col("contest") == contest).join(
             cc.select(pl.col("unit_id_n").alias("unit_id")), on="unit_id", how="anti")
-        og = og.with_columns(pl.Series("gap", np.searchsorted(ao, og["pos"].to_numpy())))
-        ng = ng.with_columns(pl.Series("gap", np.searchsorted(an, ng["pos"].to_numpy())))
+        og = og.with_columns(pl.Series("gap", ao.search_sorted(og["pos"], side="left")))
+        ng = ng.with_columns(pl.Series("gap", an.search_sorted(ng["pos"], side="left")))
         gk = ["gap", *hier]
         og = og.sort("pos").with_columns(pl.int_range(pl.len()).over(gk).alias("r"))
         ng = ng.sort("pos").with_columns(pl.int_range(pl.len()).over(gk).alias("r"))

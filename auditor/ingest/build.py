@@ -42,15 +42,15 @@ class Parts:
 
 
 def clean_text(col: str) -> pl.Expr:
-    """A string cell stripped, with empty strings as null."""
-    s = pl.col(col).str.strip_chars()
+    """A string cell stripped, with empty strings as null (a typed cell is written out first)."""
+    s = pl.col(col).cast(pl.String).str.strip_chars()
     return pl.when(s == "").then(None).otherwise(s)
 
 
 def parse_float(col: str, thousands: str | None = None, decimal: str | None = None) -> pl.Expr:
     """A string cell parsed as a float (null when empty or unreadable; inf/NaN kept)."""
     # An empty or blank cell casts to null by itself: no when/then pass over every cell.
-    s = pl.col(col).str.strip_chars()
+    s = pl.col(col).cast(pl.String).str.strip_chars()
     if thousands:
         # Only a cell shaped like `1.413.000` loses its separators; `1.5` stays a fraction.
         s = pl.when(s.str.contains(_THOUSANDS_RX[thousands])).then(
@@ -69,9 +69,14 @@ def as_count(f: pl.Expr) -> pl.Expr:
 
 
 def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: int,
-                 contest: str | None, required: bool) -> pl.LazyFrame:
-    """INPUT issues of one numeric column: unreadable, non-finite, fractional, missing."""
+                 contest: str | None, required: bool, exact: bool = False) -> pl.LazyFrame:
+    """INPUT issues of one numeric column: unreadable, non-finite, fractional, missing.
+
+    `exact`: the column was read as whole numbers throughout; only empty cells can be issues.
+    """
     raw = clean_text(src)
+    if exact:
+        f = f.cast(pl.Float64)
     code: Any = (
         pl.when(raw.is_not_null() & f.is_null()).then(pl.lit("INPUT001"))
         .when(f.is_not_null() & ~f.is_finite()).then(pl.lit("INPUT001"))
@@ -81,7 +86,7 @@ def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: i
         code = code.when(raw.is_null()).then(pl.lit("INPUT006"))
     code = code.otherwise(None)
     # Cheap superset of the problem cells first, so the code expression runs on few rows.
-    suspect = f.is_null() | ~f.is_finite() | (f != f.round(0))
+    suspect = f.is_null() if exact else f.is_null() | ~f.is_finite() | (f != f.round(0))
     return (
         lf.filter(suspect.fill_null(True)).select(
             code.alias("code"),
@@ -239,21 +244,36 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
             numeric[f"k{ci}::{canon}"] = src
         for j, src in enumerate(c.choices.values()):
             numeric[f"v{ci}::{j}"] = src
-    parsed = {name: parse_float(src, th, dec) for name, src in numeric.items()}
-    lf = lf.with_columns([e.alias(n) for n, e in parsed.items()])
+    # Numbers are parsed in two steps: a plain integer cast first (a clean count column, the
+    # usual case, costs one cast), then the full parser (blanks, separators, fractions) only
+    # for the columns where some non-empty cell did not cast. Typed (Parquet) numeric
+    # columns are used as they are.
+    # A column whose every cell is a whole number stays Int64 (`exact`): nothing in it can be
+    # unreadable, fractional or infinite, so only its empty cells need looking at below.
+    schema = raw.frame.collect_schema()
+    typed = {n for n, src in numeric.items() if schema.get(src, pl.String()).is_numeric()}
+    exact = {n for n in typed if schema[numeric[n]].is_integer()}
+    lf = lf.with_columns(
+        [(pl.col(src).cast(pl.Int64 if n in exact else pl.Float64) if n in typed
+          else pl.col(src).cast(pl.Int64, strict=False)).alias(n) for n, src in numeric.items()])
     pct_cols = [pc["column"] for pc in mp.percents]
     has_data = pl.any_horizontal(
         [pl.col(n).is_not_null() for n in numeric] + [clean_text(c).is_not_null() for c in pct_cols]
         or [pl.lit(True)]
     )
     tot = _total_rows_expr(mp.total_rows)
-    lf = lf.with_columns(
-        (tot if tot is not None else pl.lit(False)).alias("__total"),
-        has_data.alias("__has_data"),
-    )
+    lf = lf.with_columns((tot if tot is not None else pl.lit(False)).alias("__total"))
     # The one pass over the raw table: every cell is parsed once here, and the issues,
     # totals, counters and the canonical frames below are all computed from this frame.
     lf_df = lf.collect()
+    quick = [n for n in numeric if n not in typed]
+    if quick:
+        miss = lf_df.select([(pl.col(n).is_null() & pl.col(numeric[n]).is_not_null()).any()
+                             .alias(n) for n in quick]).row(0, named=True)
+        lf_df = lf_df.with_columns(
+            [parse_float(numeric[n], th, dec).alias(n) for n in quick if miss[n]])
+        exact |= {n for n in quick if not miss[n]}
+    lf_df = lf_df.with_columns(has_data.alias("__has_data"))
     lf = lf_df.lazy()
     keep = ~pl.col("__total") & (pl.col("__has_data") | pl.lit(not mp.drop_empty))
     n_keep = lf_df.select(keep.sum()).item()
@@ -284,7 +304,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
                   *(["unit_type"] if ut is not None else [])]
     # The parsed body (ids, hierarchy, counts as Int64) is kept; units and votes are lazy
     # views of it, and the raw strings are freed when this function returns.
-    base_q = body.select(*base_cols, *[as_count(pl.col(n)).alias(n) for n in numeric])
+    base_q = body.select(*base_cols, *[pl.col(n) if n in exact else as_count(pl.col(n)).alias(n)
+                                       for n in numeric])
     issue_parts: list[pl.LazyFrame] = []
     for ci, c in enumerate(mp.contests):
         counts = {**mp.counts, **c.counts}
@@ -294,10 +315,11 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
                 continue  # shared columns are checked once
             req = mp.required is None or canon in mp.required
             issue_parts.append(_issue_frame(body, counts[canon], canon, pl.col(name), file_idx,
-                                            c.name, required=req))
+                                            c.name, required=req, exact=name in exact))
         for j, ch in enumerate(c.choices):
             issue_parts.append(_issue_frame(body, c.choices[ch], ch, pl.col(f"v{ci}::{j}"),
-                                            file_idx, c.name, required=False))
+                                            file_idx, c.name, required=False,
+                                            exact=f"v{ci}::{j}" in exact))
     if mp.key:
         issue_parts.append(
             body.filter(pl.col("__dups") > 1).select(
@@ -327,7 +349,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     )
     base_df, issues_df, pub_df, cdf, ndf, tdf = pl.collect_all(
         [base_q, issues_q, _published_wide(lf, mp, file_idx), counter,
-         _number_notes(lf, numeric, th), _text_columns(lf, numeric)])
+         _number_notes(lf, {n: s for n, s in numeric.items() if n not in exact}, th), _text_columns(lf, numeric)])
     _raise_text_columns(tdf, lf, numeric, raw.path)
     base = base_df.lazy()
     units_parts, votes_parts = [], []
