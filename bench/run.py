@@ -220,11 +220,45 @@ def html_case(out: list[dict[str, Any]], path: Path, tmp: Path) -> None:
     except RuntimeError as exc:
         print(f"skip html: {exc}", file=sys.stderr)
         return
-    size = (o / "report.html").stat().st_size if (o / "report.html").exists() else 0
+    report = o / "report.html"
+    size = report.stat().st_size if report.exists() else 0
     out.append({"case": "synthetic 1,000,000 csv audit --skip STAT with HTML report", "rows": 1_000_000,
                 "seconds_min": round(t[0], 3), "seconds_median": round(t[1], 3),
                 "baseline": None, "ratio": None, "peak_rss_mib": round(t[2], 1),
                 "report_bytes": size})
+    r = browser_render(report) if report.exists() else None
+    if r is not None:
+        out.append({"case": f"1M report ({size / 1e6:.2f} MB) rendered in chromium", "rows": None,
+                    "seconds_min": round(r[0], 3), "seconds_median": round(r[1], 3),
+                    "baseline": None, "ratio": None, "peak_rss_mib": None})
+
+
+def browser_render(report: Path, runs: int = RUNS) -> tuple[float, float] | None:
+    """Seconds from opening the report in headless chromium (offline) until its figures are
+    drawn (`html[data-figures=ready]`); None when chromium or playwright is absent."""
+    chromium = Path("/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("skip render timing: playwright is not installed", file=sys.stderr)
+        return None
+    if not chromium.exists():
+        print(f"skip render timing: {chromium} is absent", file=sys.stderr)
+        return None
+    ts = []
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            profile, executable_path=str(chromium), headless=True, offline=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        for _ in range(runs):
+            page = ctx.new_page()
+            t0 = time.perf_counter()
+            page.goto(report.resolve().as_uri())
+            page.wait_for_selector("html[data-figures=ready]", timeout=120_000)
+            ts.append(time.perf_counter() - t0)
+            page.close()
+        ctx.close()
+    return min(ts), statistics.median(ts)
 
 
 def demo_case(out: list[dict[str, Any]]) -> None:
