@@ -16,7 +16,13 @@ import polars as pl
 from auditor import __version__
 from auditor.findings import AuditRun, CheckStatus, Finding, fingerprint_of
 from auditor.model import Model
-from auditor.registry import CheckOutput, CheckSpec, load_catalogue
+from auditor.registry import (
+    CheckOutput,
+    CheckSpec,
+    EarlierFindings,
+    load_catalogue,
+    with_earlier_findings,
+)
 
 ProgressFn = Callable[[str], None]
 
@@ -187,48 +193,68 @@ def select_checks(
     return out
 
 
+def _run_one(
+    spec: CheckSpec, m: Model, ctx: Model, progress: ProgressFn | None,
+) -> tuple[CheckStatus, list[Finding], CheckOutput | None]:
+    """Run one check on `ctx` (`m`, or its post-phase view) and turn its rows into findings."""
+    if progress:
+        progress(spec.code)
+    t0 = time.perf_counter()
+    reason = not_applicable_reason(spec, m)
+    if reason is not None:
+        return (CheckStatus(spec.code, spec.name, spec.family, "not_applicable", 0,
+                            time.perf_counter() - t0, reason), [], None)
+    out: CheckOutput | None = None
+    try:
+        res = spec.fn(ctx)
+        if isinstance(res, CheckOutput):
+            out, frame = res, res.rows
+        else:
+            frame = res
+        df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+        fs = rows_to_findings(spec, df, m)
+    except Exception as exc:  # a bug in one check must not hide the others' findings
+        return (CheckStatus(spec.code, spec.name, spec.family, "failed", 0,
+                            time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"), [], out)
+    status = CheckStatus(spec.code, spec.name, spec.family, "findings" if fs else "ok", len(fs),
+                         time.perf_counter() - t0)
+    return status, fs, out
+
+
 def run_checks(
     m: Model,
     specs: list[CheckSpec],
     progress: ProgressFn | None = None,
 ) -> tuple[list[CheckStatus], list[Finding], dict[str, Any], dict[str, Any]]:
-    """Run the given checks on `m`; a check that raises is recorded as `failed`, not fatal."""
+    """Run the given checks on `m`; a check that raises is recorded as `failed`, not fatal.
+
+    Two phases: the checks registered with `after_findings=True` run last, on a view of `m`
+    that carries the findings of all the others (`auditor.registry.earlier_findings`).
+    Statuses, figures and summaries are gathered in the order of `specs` whatever the phase,
+    so the outputs do not depend on it.
+    """
+    done: dict[str, tuple[CheckStatus, list[Finding], CheckOutput | None]] = {}
+    for spec in specs:
+        if not spec.after_findings:
+            done[spec.code] = _run_one(spec, m, m, progress)
+    post = [s for s in specs if s.after_findings]
+    if post:
+        earlier = EarlierFindings(
+            ran=frozenset(done), findings=tuple(f for _, fs, _ in done.values() for f in fs))
+        ctx = with_earlier_findings(m, earlier)
+        for spec in post:
+            done[spec.code] = _run_one(spec, m, ctx, progress)
     statuses: list[CheckStatus] = []
     findings: list[Finding] = []
     figures: dict[str, Any] = {}
     summary: dict[str, Any] = {}
     for spec in specs:
-        if progress:
-            progress(spec.code)
-        t0 = time.perf_counter()
-        reason = not_applicable_reason(spec, m)
-        if reason is not None:
-            statuses.append(
-                CheckStatus(spec.code, spec.name, spec.family, "not_applicable", 0,
-                            time.perf_counter() - t0, reason)
-            )
-            continue
-        try:
-            res = spec.fn(m)
-            if isinstance(res, CheckOutput):
-                figures.update(res.figures)
-                summary.update(res.summary)
-                frame = res.rows
-            else:
-                frame = res
-            df = frame.collect() if isinstance(frame, pl.LazyFrame) else frame
-            fs = rows_to_findings(spec, df, m)
-        except Exception as exc:  # a bug in one check must not hide the others' findings
-            statuses.append(
-                CheckStatus(spec.code, spec.name, spec.family, "failed", 0,
-                            time.perf_counter() - t0, f"{type(exc).__name__}: {exc}")
-            )
-            continue
+        status, fs, out = done[spec.code]
+        statuses.append(status)
         findings.extend(fs)
-        statuses.append(
-            CheckStatus(spec.code, spec.name, spec.family, "findings" if fs else "ok", len(fs),
-                        time.perf_counter() - t0)
-        )
+        if out is not None:
+            figures.update(out.figures)
+            summary.update(out.summary)
     return statuses, findings, figures, summary
 
 
@@ -240,7 +266,8 @@ def audit(
     title: str | None = None,
 ) -> AuditRun:
     """Audit one model with the whole catalogue (or a selection) and return the run."""
-    specs = select_checks(load_catalogue(), only, skip)
+    only_l, skip_l = list(only), list(skip)
+    specs = select_checks(load_catalogue(only_l, skip_l), only_l, skip_l)
     statuses, findings, figures, summary = run_checks(m, specs, progress)
     findings.sort(key=Finding.sort_key)
     return AuditRun(

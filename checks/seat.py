@@ -30,16 +30,24 @@ Seat arithmetic is `auditor.seats` (exact); this module only gathers the inputs.
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
 from auditor.model import Model
-from auditor.registry import REGISTRY, CheckOutput, check
+from auditor.registry import (
+    REGISTRY,
+    CheckOutput,
+    EarlierFindings,
+    check,
+    earlier_findings,
+)
 from auditor.seats import Allocation, Method, Sensitivity, allocate, seat_sensitivity
-from checks._util import quote_name
+from checks._util import in_memory, quote_name
 
 _METHOD_ALIASES: dict[str, Method] = {
     "hare": "hare", "largest_remainder": "hare", "largest-remainder": "hare", "lr": "hare",
@@ -95,8 +103,8 @@ class SeatSetup:
 
     def sensitivity(self) -> list[Sensitivity]:
         """`auditor.seats.seat_sensitivity` with the same inputs."""
-        return seat_sensitivity(self.votes, self.seats, self.method, self.threshold, self.base,
-                                self.exclude)
+        return list(_sensitivity(tuple(self.votes.items()), self.seats, self.method,
+                                 self.threshold, self.base, self.exclude))
 
     def describe(self) -> str:
         """E.g. `hare, 225 seats, 5 % threshold on valid+invalid`."""
@@ -116,11 +124,30 @@ def list_contest(m: Model) -> str | None:
     return str(tot["contest"][0])
 
 
+@lru_cache(maxsize=32)
+def _sensitivity(votes: tuple[tuple[str, int], ...], seats: int, method: Method,
+                 threshold: float, base: int, exclude: tuple[str, ...]) -> tuple[Sensitivity, ...]:
+    # SEAT003 and SEAT005 ask for the same exact (and not free) computation
+    return tuple(seat_sensitivity(dict(votes), seats, method, threshold, base, exclude))
+
+
+# Votes per choice of (votes frame, contest), kept while the frame object lives: SEAT001,
+# SEAT003 and SEAT005 of one audit each need them, and a frame never changes.
+_CONTEST_VOTES: dict[tuple[int, str], tuple[weakref.ref[pl.LazyFrame], dict[str, int]]] = {}
+
+
 def contest_votes(m: Model, contest: str) -> dict[str, int]:
-    """Votes per choice summed over the contest's units (empty cells ignored)."""
+    """Votes per choice summed over the contest's units (empty cells ignored), by choice."""
+    key = (id(m.votes), contest)
+    hit = _CONTEST_VOTES.get(key)
+    if hit is not None and hit[0]() is m.votes:
+        return dict(hit[1])
     df = (m.votes.filter(pl.col("contest") == contest).group_by("choice")
-          .agg(pl.col("votes").sum()).collect())
-    return {str(c): int(v or 0) for c, v in df.iter_rows()}
+          .agg(pl.col("votes").sum()).sort("choice").collect())
+    out = {str(c): int(v or 0) for c, v in df.iter_rows()}
+    _CONTEST_VOTES[key] = (weakref.ref(m.votes), out)
+    weakref.finalize(m.votes, _CONTEST_VOTES.pop, key, None)
+    return dict(out)
 
 
 def against_all_name(m: Model) -> str | None:
@@ -205,18 +232,25 @@ def _fmt_votes(v: float) -> str:
 # SEAT001
 
 
-def threshold_status(m: Model, contest: str | None = None,
-                     rules: Model | None = None) -> dict[str, tuple[bool, float]]:
+def threshold_status(m: Model, contest: str | None = None, rules: Model | None = None,
+                     votes: dict[str, int] | None = None,
+                     base: int | None = None) -> dict[str, tuple[bool, float]]:
     """choice → (passes the threshold, share) for one release `m`, with the rules (threshold,
-    its base, exclusions) of `rules` (default `m`; an earlier release takes the current one's)."""
+    its base, exclusions) of `rules` (default `m`; an earlier release takes the current one's).
+
+    `votes` and `base`: the contest's `contest_votes` and `threshold_base` when the caller
+    has them already.
+    """
     r = rules or m
     thr = float(r.rule("threshold") or 0.0)
     t = Fraction(str(thr))
     contest = contest or list_contest(m)
     if contest is None:
         return {}
-    votes = contest_votes(m, contest)
-    base, _ = threshold_base(m, contest, votes, r.rule("threshold_base"))
+    if votes is None:
+        votes = contest_votes(m, contest)
+    if base is None:
+        base, _ = threshold_base(m, contest, votes, r.rule("threshold_base"))
     aa = against_all_name(r)
     excl = {*(r.rule("exclude") or []), *([aa] if aa else [])}
     out = {}
@@ -251,9 +285,9 @@ def near_threshold(m: Model) -> pl.DataFrame:
         return _empty()
     thr = float(m.rule("threshold"))
     near = float(m.rule("threshold_margin_pp", DEFAULT_NEAR_PP))
-    now = threshold_status(m, contest)
     votes = contest_votes(m, contest)
     base, _ = threshold_base(m, contest, votes)
+    now = threshold_status(m, contest, votes=votes, base=base)
     history: list[tuple[str, dict[str, tuple[bool, float]]]] = []
     for i, p in enumerate(m.previous):
         pc = contest if contest in set(p.votes.select("contest").unique().collect()["contest"]) \
@@ -527,21 +561,30 @@ def against_all_ahead(m: Model) -> pl.DataFrame:
 # SEAT005
 
 
-def flagged_units(m: Model, families: tuple[str, ...] = FLAG_FAMILIES) -> set[str]:
+def flagged_units(m: Model, families: tuple[str, ...] = FLAG_FAMILIES,
+                  earlier: EarlierFindings | None = None) -> set[str]:
     """unit_ids with an error or warning finding of the cheap unit-level checks.
 
-    Runs the registered checks of `families` and `FLAG_REVISION_CODES` itself, so that the
-    flags are those the report shows whatever order the engine runs checks in. A check that
-    fails or does not apply is skipped.
+    The checks of `families` and `FLAG_REVISION_CODES` that ran in this audit give their
+    findings (`earlier`, see `auditor.registry.earlier_findings`); the others are run here,
+    so that the flags are those the report shows whatever checks were selected. A check that
+    fails or does not apply flags nothing.
     """
     from auditor.engine import not_applicable_reason
     from auditor.registry import load_catalogue
 
-    load_catalogue()
+    load_catalogue(only=[*families, *FLAG_REVISION_CODES])
+    codes = [code for code, spec in sorted(REGISTRY.items())
+             if spec.family in families or code in FLAG_REVISION_CODES]
     out: set[str] = set()
-    for code, spec in sorted(REGISTRY.items()):
-        if spec.family not in families and code not in FLAG_REVISION_CODES:
-            continue
+    if earlier is not None:
+        known = {c for c in codes if c in earlier.ran}
+        out.update(f.unit_id for f in earlier.findings
+                   if f.code in known and f.unit_id is not None
+                   and f.severity in ("error", "warning"))
+        codes = [c for c in codes if c not in known]
+    for code in codes:
+        spec = REGISTRY[code]
         if not_applicable_reason(spec, m) is not None:
             continue
         try:
@@ -691,13 +734,22 @@ def decisive_margins(m: Model) -> list[Margin]:
     return sorted(out, key=lambda x: (x.votes, x.kind, x.contest, x.choice))
 
 
+def _all_in_memory(m: Model, deep: bool) -> bool:
+    frames = [m.units, m.votes, *([m.published, m.issues] if deep else [])]
+    return all(in_memory(f) for f in frames) and (
+        not deep or all(p is not m and _all_in_memory(p, deep) for p in m.previous))
+
+
 def materialised(m: Model, deep: bool = True) -> Model:
     """The same model (and its earlier releases) with every frame computed once, in memory.
 
-    `deep=False`: only `units` and `votes`.
+    `deep=False`: only `units` and `votes`. A model already in memory (`engine.prepare`
+    holds all but the largest in memory) is returned as it is.
     """
     from dataclasses import replace
 
+    if _all_in_memory(m, deep):
+        return m
     # One collect_all: the frames share the reading of the source, which runs once.
     if not deep:
         units, votes = pl.collect_all([m.units, m.votes])
@@ -710,31 +762,34 @@ def materialised(m: Model, deep: bool = True) -> Model:
 
 
 @check(code="SEAT005", name="flagged-votes-vs-margins", severity="warning", requires=("votes",),
-       message="{message}")
+       message="{message}", after_findings=True)
 def flagged_vs_margins(m: Model) -> CheckOutput:
     """Votes in flagged units compared with every decisive margin.
 
     What: the votes cast in units with an error or warning finding of the unit-level
-    families (INPUT, ARITH, PCT, TURN, recomputed here so the result does not depend on the
-    order checks run in) — and, when `--previous` is given, of REV002 (a unit whose counts
-    changed after publication) — are compared with each margin that decides the outcome: threshold
-    margins, the smallest vote changes that move a seat, and the winner's lead in each
-    contest or district (not for a contest cast per constituency whose file has no
-    constituency column: see `winner_margins`). A threshold margin is the votes a list would
-    have to lose or gain with the base moving with them (SEAT001 gives the distance at the
-    current base, smaller by the factor 1 − threshold). A warning per margin the flagged votes could overturn; otherwise one
-    info finding with the smallest margin. Flags are counted by unit id across contests.
+    families (INPUT, ARITH, PCT, TURN) — and, when `--previous` is given, of REV002 (a unit
+    whose counts changed after publication) — are compared with each margin that decides the
+    outcome: threshold margins, the smallest vote changes that move a seat, and the winner's
+    lead in each contest or district (not for a contest cast per constituency whose file has
+    no constituency column: see `winner_margins`). A threshold margin is the votes a list
+    would have to lose or gain with the base moving with them (SEAT001 gives the distance at
+    the current base, smaller by the factor 1 − threshold). A warning per margin the flagged
+    votes could overturn; otherwise one info finding with the smallest margin. Flags are
+    counted by unit id across contests. SEAT005 runs after the other checks and takes their
+    findings; those not selected (`--only SEAT005`) are run for it, so the result does not
+    depend on the selection.
     Why it matters: "is anything wrong?" is only half the question; "could it change who
     wins?" is the other. Flagged votes larger than a margin do not prove it changed — they
     say the margin is within the reach of the problems found.
     Example: "flagged stations hold 41,230 votes; Butun Kyrgyzstan's margin over the 5 %
     threshold is 25,884 votes: the flags could change who enters parliament".
     """
+    earlier = earlier_findings(m)
     # Many contests (one per single-member district) mean many small queries: read the
     # frames once instead of re-reading the source for each.
     m = materialised(m)
     margins = decisive_margins(m)
-    units = flagged_units(m)
+    units = flagged_units(m, earlier=earlier)
     cache: dict[tuple[str, str | None], int] = {}
     rows: list[dict[str, Any]] = []
     decisive: list[dict[str, Any]] = []

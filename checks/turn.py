@@ -30,7 +30,8 @@ import polars as pl
 
 from auditor.model import Model
 from auditor.registry import CheckOutput, check
-from checks._util import place, quote_expr, thousands
+from checks._protocol import unit_key
+from checks._util import attach, in_memory, place, quote_expr, thousands
 
 # Default robust-z threshold. Under the null of the scale above (normal between-unit spread
 # plus binomial noise) |z| ≥ 4.5 has a two-sided probability of 6.8e-6 per unit (`nominal_rate`);
@@ -139,10 +140,43 @@ def unit_rates(m: Model) -> pl.DataFrame:
     return m.units.filter(_applicable(m)).select(exprs).collect()
 
 
+# 1 / Φ⁻¹(3/4): the MAD of a normal sample times this estimates its standard deviation.
+MAD_SCALE = 1.482602218505602
+
+
+def _group_stats(d: pl.LazyFrame, key: str, *extra: pl.Expr) -> pl.LazyFrame:
+    """Per comparison group: units `n`, `median` rate, and on the Anscombe scale the median
+    `__my`, the scaled MAD `__mad` and the median sampling variance `__ms`."""
+    y = pl.col("__y")
+    return d.group_by(key).agg(
+        *extra,
+        pl.len().alias("n"),
+        pl.col("rate").median().alias("median"),
+        y.median().alias("__my"),
+        ((y - y.median()).abs().median() * MAD_SCALE).alias("__mad"),
+        pl.col("__samp").median().alias("__ms"),
+    )
+
+
+def comparison_groups(df: pl.DataFrame, hierarchy: list[str]) -> pl.DataFrame:
+    """`df` with `__g`, an integer naming the unit's lowest comparison group (contest, unit
+    type and every hierarchy level): 0, 1, 2, … in the order the groups first appear.
+
+    Grouping by one integer instead of several text columns makes `compare` several times
+    faster; computed once, it serves every measure compared on the same units.
+    """
+    keys = ["contest", "unit_type", *hierarchy]
+    first = pl.col("__i").first().over(keys)  # the row of the group's first unit
+    return (df.with_row_index("__i").with_columns(first.alias("__f"))
+            .with_columns(((pl.col("__f") == pl.col("__i")).cum_sum() - 1)
+                          .gather(pl.col("__f")).alias("__g"))
+            .drop("__i", "__f"))
+
+
 def compare(df: pl.DataFrame, hierarchy: list[str], num: str, den: str,
-            ok: pl.Expr) -> pl.DataFrame:
+            ok: pl.Expr) -> pl.LazyFrame:
     """Rows where `ok`, with `rate`, `median`, `z`, `level` (name of the comparison group)
-    and `n` (units in it).
+    and `n` (units in it), as a lazy frame for the caller to filter.
 
     Comparable units: same contest and unit type, in the lowest hierarchy level (then the
     next one up, then the nation) that has at least `MIN_GROUP` of them; a unit in a small
@@ -154,46 +188,70 @@ def compare(df: pl.DataFrame, hierarchy: list[str], num: str, den: str,
     dozen). Then z = (y − median_y) / sqrt(τ² + 1/(4 · den + 2)), τ² being the group's
     robust between-unit variance: (1.4826 · MAD_y)² minus the median sampling variance,
     floored at 0.
+
+    The statistics are computed per group into a small table that each unit looks up by its
+    group number: those of the lowest level for every group, those of a level above only
+    where a group is too small. `df` may carry `__g` from `comparison_groups` (else it is
+    added here).
     """
-    d = df.filter(ok).with_columns(
+    if "__g" not in df.columns:
+        df = comparison_groups(df, hierarchy)
+    # Rows are filtered by `ok` only at the end, together with the caller's filter: only the
+    # units kept are copied, not a million unit ids.
+    d = df.lazy().with_columns(
         (pl.col(num) / pl.col(den)).alias("rate"),
         ((pl.col(num) + 0.375) / (pl.col(den) + 0.75)).sqrt().arcsin().alias("__y"),
         (1.0 / (4.0 * pl.col(den) + 2.0)).alias("__samp"),
     )
+    rows = d.filter(ok)
+    base = ["contest", "unit_type"]
     levels = [hierarchy[: i + 1] for i in range(len(hierarchy) - 1, -1, -1)] + [[]]
     names = [h[-1] if h else "national" for h in levels]
-    for i, lv in enumerate(levels):
-        keys = ["contest", "unit_type", *lv]
-        d = d.with_columns(
-            pl.len().over(keys).alias(f"__n{i}"),
-            pl.col("rate").median().over(keys).alias(f"__med{i}"),
-            pl.col("__y").median().over(keys).alias(f"__my{i}"),
-            pl.col("__samp").median().over(keys).alias(f"__ms{i}"),
-        )
-        d = d.with_columns(
-            ((pl.col("__y") - pl.col(f"__my{i}")).abs().median().over(keys)
-             * 1.482602218505602).alias(f"__mad{i}"),
-        )
-
-    def pick(stem: str) -> pl.Expr:
-        e: Any = pl
-        for i in range(len(levels) - 1):
-            e = e.when(pl.col(f"__n{i}") >= MIN_GROUP).then(pl.col(f"{stem}{i}"))
-        last = pl.col(f"{stem}{len(levels) - 1}")
-        return last if len(levels) == 1 else e.otherwise(last)
-
-    lvl: Any = pl
+    finest = [*base, *levels[0]]
+    groups = _group_stats(rows, "__g", *[pl.col(k).first() for k in finest]).collect()
+    # Groups nest, so a level's unit count is the sum over the lowest groups it holds.
+    groups = groups.with_columns(
+        [pl.col("n").sum().over([*base, *lv]).alias(f"__n{i}") for i, lv in enumerate(levels)])
+    pick: Any = pl
     for i in range(len(levels) - 1):
-        lvl = lvl.when(pl.col(f"__n{i}") >= MIN_GROUP).then(pl.lit(names[i]))
-    lvl = pl.lit(names[-1]) if len(levels) == 1 else lvl.otherwise(pl.lit(names[-1]))
-    d = d.with_columns(
-        lvl.alias("level"), pick("__n").alias("n"), pick("__med").alias("median"),
-        pick("__my").alias("__my"), pick("__mad").alias("__mad"), pick("__ms").alias("__ms"),
-    )
+        pick = pick.when(pl.col(f"__n{i}") >= MIN_GROUP).then(pl.lit(i))
+    pick = pl.lit(len(levels) - 1) if len(levels) == 1 else pick.otherwise(len(levels) - 1)
+    groups = groups.with_columns(pick.alias("__lvl"))
+    stats = ["n", "median", "__my", "__mad", "__ms"]
+    chosen = [groups.filter(pl.col("__lvl") == 0)
+              .select("__g", *stats, pl.lit(names[0]).alias("level"))]
+    for i in range(1, len(levels)):
+        small = groups.filter(pl.col("__lvl") == i)
+        if small.height == 0:
+            continue
+        keys = [*base, *levels[i]]
+        # The level's statistics over all its units, only for the groups too small to stand
+        # alone: each lowest group inside such a level group is tagged with its `__up`.
+        members = (groups.join(small.select(keys).unique(), on=keys, how="semi",
+                               nulls_equal=True)
+                   .select("__g", pl.col("__g").min().over(keys).alias("__up")))
+        up = _group_stats(rows.join(members.lazy(), on="__g"), "__up").collect()
+        chosen.append(small.select("__g").join(members, on="__g").join(up, on="__up")
+                      .select("__g", *stats, pl.lit(names[i]).alias("level")))
+    # the level as a category until the caller's filter has kept the few units it reports
+    table = pl.concat(chosen, how="vertical_relaxed").with_columns(
+        pl.col("level").cast(pl.Enum(list(dict.fromkeys(names)))))
+    # Each unit takes its group's statistics by position (`__g` numbers the groups): a
+    # gather, no join.
+    size = int(df["__g"].max() or 0) + 1  # type: ignore[arg-type]
+    looked_up = [
+        pl.lit(pl.repeat(None, size, dtype=table[c].dtype, eager=True)
+               .scatter(table["__g"], table[c])).gather(pl.col("__g")).alias(c)
+        for c in [*stats, "level"]]
     tau2 = (pl.col("__mad") ** 2 - pl.col("__ms")).clip(lower_bound=0.0)
-    d = d.with_columns(((pl.col("__y") - pl.col("__my")) / (tau2 + pl.col("__samp")).sqrt())
-                       .alias("z"))
-    return d.drop([c for c in d.columns if c.startswith("__")])
+    return (
+        d.with_columns(looked_up)
+        .with_columns(((pl.col("__y") - pl.col("__my")) / (tau2 + pl.col("__samp")).sqrt())
+                      .alias("z"))
+        .filter(ok)
+        .drop("__g", "__y", "__samp", "__my", "__mad", "__ms")
+        .with_columns(pl.col("level").cast(pl.String))
+    )
 
 
 def z_cut(z0: float, n: pl.Expr) -> pl.Expr:
@@ -255,12 +313,14 @@ def turnout_100(m: Model) -> pl.LazyFrame:
     )
 
 
-def _outliers(m: Model, measure: str, z0: float, df: pl.DataFrame | None = None) -> pl.DataFrame:
+def _outliers(m: Model, measure: str, z0: float,
+              df: pl.DataFrame | None = None) -> pl.LazyFrame | None:
+    """The units whose `measure` is an outlier (lazy), or None when it cannot be computed."""
     if df is None:
         df = unit_rates(m)
     num, den = f"{measure}_num", f"{measure}_den"
     if num not in df.columns:
-        return pl.DataFrame()
+        return None
     ok = pl.col(num).is_not_null() & pl.col(den).is_not_null() & (pl.col(den) > 0)
     # A rate above 100 % is an impossibility reported by ARITH, not an outlier here.
     ok = ok & (pl.col(num) <= pl.col(den))
@@ -293,17 +353,19 @@ def rate_outlier(m: Model) -> CheckOutput:
     Example: "turnout 97.3 % where the district median is 41.0 % (z = 8.4)".
     """
     z0 = z_threshold(m)
-    frames = []
     rates = unit_rates(m)
+    rates = comparison_groups(rates, [h for h in m.hierarchy if h in rates.columns])
+    plans = []
     for measure in ("turnout", "invalid_share"):
-        d = _outliers(m, measure, z0, rates)
-        if d.height:
-            frames.append(d.select("contest", "unit_id", "key", "rate", "median", "z", "level",
-                                   pl.col(f"{measure}_num").alias("votes_affected")))
+        found = _outliers(m, measure, z0, rates)
+        if found is not None:
+            plans.append(found.select("contest", "unit_id", "key", "rate", "median", "z", "level",
+                                  pl.col(f"{measure}_num").alias("votes_affected")))
+    frames = [f for f in pl.collect_all(plans) if f.height]
     if not frames:
         return CheckOutput(pl.DataFrame(schema={"contest": pl.String, "unit_id": pl.String}),
                            summary={"turn002_z": z0})
-    d = pl.concat(frames)
+    both = pl.concat(frames)
     words = pl.col("key").replace_strict(MEASURE_WORDS, default=pl.col("key"))
     msg = pl.format(
         "{} {} % where the {} median is {} % (z = {})",
@@ -313,7 +375,7 @@ def rate_outlier(m: Model) -> CheckOutput:
         (pl.col("median") * 100).round(1),
         pl.col("z").round(1),
     )
-    rows = d.select(
+    rows = both.select(
         "contest", "unit_id", "key",
         (pl.col("rate") * 100).alias("observed"),
         (pl.col("median") * 100).alias("expected"),
@@ -541,8 +603,8 @@ def late_surge(m: Model) -> pl.DataFrame:
     df = m.units.filter(_applicable(m)).with_columns(monotone.fill_null(False).alias("__mono")) \
         .select(*sel, pl.col("__mono")).collect()
     ok = pl.col("__mono") & pl.col("num").is_not_null() & (pl.col("den") > 0)
-    d = compare(df, hier, "num", "den", ok)
-    d = d.filter(pl.col("z") >= z_cut(z_threshold(m), pl.col("n")))
+    d = compare(df, hier, "num", "den", ok).filter(
+        pl.col("z") >= z_cut(z_threshold(m), pl.col("n"))).collect()
     msg = pl.format("{} % of voters came after {} where the {} median is {} % (z = {})",
                     (pl.col("rate") * 100).round(1), pl.lit(when), pl.col("level"),
                     (pl.col("median") * 100).round(1), pl.col("z").round(1))
@@ -573,20 +635,36 @@ def unanimous_unit(m: Model) -> pl.LazyFrame:
     Example: a station where party A has 812 votes and the 13 other parties 0.
     """
     min_n = int(m.rule("min_unanimous", MIN_UNANIMOUS))
+    key = unit_key(m)
     votes = m.votes.filter(pl.col("votes").is_not_null())
-    per_unit = votes.group_by("contest", "unit_id").agg(
+    if "valid" in m.unit_columns() and key == ["source_row"] and in_memory(m.votes):
+        # A unanimous unit has a choice with all its valid ballots (or no valid count): only
+        # the units with such a row are summed below, not the million others (in memory: a
+        # lazy scan would be read twice).
+        valid = m.units.select("source_row", "valid").collect()
+        cands = (attach(votes.filter(pl.col("votes") >= min_n).select("source_row", "votes"),
+                        valid, "source_row", ["valid"], how="left")
+                 .filter(pl.col("valid").is_null() | (pl.col("votes") == pl.col("valid")))
+                 .select(pl.col("source_row").unique()).collect())
+        votes = votes.filter(pl.col("source_row").is_in(cands["source_row"].implode()))
+    # Grouped by the cheapest unit key (an integer for a wide file), not the text unit_id.
+    per_unit = votes.group_by(key).agg(
         pl.col("votes").sum().alias("total"), pl.col("votes").max().alias("top"))
-    n_choices = m.votes.group_by("contest").agg(pl.col("choice").n_unique().alias("n_choices"))
     out = per_unit.filter((pl.col("total") >= min_n) & (pl.col("top") == pl.col("total")))
     if "valid" in m.unit_columns():
-        out = out.join(m.units.select("contest", "unit_id", "valid"), on=["contest", "unit_id"],
-                       how="left").filter(pl.col("valid").is_null()
-                                          | (pl.col("valid") == pl.col("top")))
-    out = out.join(n_choices, on="contest").filter(pl.col("n_choices") >= 2)
-    # The choice's name only for the few unanimous units, not for every unit.
-    out = out.join(votes.select("contest", "unit_id", "choice", pl.col("votes").alias("top")),
-                   on=["contest", "unit_id", "top"])
-    return out.select("contest", "unit_id", "choice", pl.col("top").alias("observed"),
-                      pl.col("top").alias("votes_affected"),
-                      pl.format("{} received all {} valid votes", quote_expr(pl.col("choice")),
-                                thousands(pl.col("top"))).alias("message"))
+        out = out.join(m.units.select(*key, "valid"), on=key, how="left").filter(
+            pl.col("valid").is_null() | (pl.col("valid") == pl.col("top")))
+    # The choice's name and the unit's keys only for the few unanimous units.
+    names = list(dict.fromkeys([*key, "contest", "unit_id", "choice"]))
+    found = out.join(votes.select(*names, pl.col("votes").alias("top")),
+                     on=[*key, "top"]).collect()
+    if found.height:
+        contests = found["contest"].unique().to_list()
+        n_choices = (m.votes.filter(pl.col("contest").is_in(contests)).group_by("contest")
+                     .agg(pl.col("choice").n_unique().alias("n_choices")))
+        found = found.join(n_choices.collect(), on="contest").filter(pl.col("n_choices") >= 2)
+    return found.lazy().select(
+        "contest", "unit_id", "choice", pl.col("top").alias("observed"),
+        pl.col("top").alias("votes_affected"),
+        pl.format("{} received all {} valid votes", quote_expr(pl.col("choice")),
+                  thousands(pl.col("top"))).alias("message"))

@@ -69,22 +69,39 @@ def _numerator(cols: set[str]) -> tuple[str, pl.Expr] | None:
     return None
 
 
-def _hist(values: pl.LazyFrame, col: str) -> dict[str, Any]:
-    """0.1-point histogram of a percentage column: counts per bin plus the ones outside."""
-    binned = values.select(
-        ((pl.col(col) / BIN_WIDTH) + 0.5).floor().cast(pl.Int64, strict=False).alias("b"),
-        pl.col(col).is_finite().fill_null(False).alias("ok"),
-    )
-    df = (
-        binned.filter(pl.col("ok") & (pl.col("b") >= 0))
-        .group_by("b").agg(pl.len().alias("n")).sort("b").collect()
-    )
-    undefined = binned.filter(~pl.col("ok")).select(pl.len()).collect().item()
-    top = int(df["b"].max()) if df.height else 1000  # type: ignore[arg-type]
+def _bins(x: pl.Expr, width: float) -> pl.Expr:
+    """The bin of a percentage: bin j is centred on j · width."""
+    return ((x / width) + 0.5).floor().cast(pl.Int64, strict=False)
+
+
+# `_counted` codes besides the bins (which are ≥ 0)
+_UNDEFINED, _BELOW = -1, -2
+
+
+def _counted(x: pl.Expr) -> pl.Expr:
+    """Units per 0.1-point bin `b` of a percentage, as one integer key to group by: the bin,
+    `_UNDEFINED` (no finite value) or `_BELOW` (below the first bin, or beyond Int64)."""
+    b = _bins(x, BIN_WIDTH)
+    return (pl.when(~x.is_finite().fill_null(False)).then(pl.lit(_UNDEFINED, pl.Int64))
+            .when(b >= 0).then(b).otherwise(pl.lit(_BELOW, pl.Int64)).alias("b"))
+
+
+def _hist_from_counts(df: pl.DataFrame) -> dict[str, Any]:
+    """A 0.1-point histogram from units counted per `_counted` code (`b`, `n`): counts per
+    bin plus the units beyond the last bin (`above`) and those without a finite value
+    (`undefined`); a finite value below the first bin is in neither."""
+    undefined = 0
+    bins: dict[int, int] = {}
+    for b, n in df.select("b", "n").iter_rows():
+        if b == _UNDEFINED:
+            undefined += n
+        elif b >= 0:
+            bins[b] = n
+    top = max(bins) if bins else 1000
     last = min(max(top, 1000), MAX_BIN)
     counts = [0] * (last + 1)
     above = 0
-    for b, n in df.iter_rows():
+    for b, n in bins.items():
         if b > last:
             above += n
         else:
@@ -99,6 +116,25 @@ def _hist(values: pl.LazyFrame, col: str) -> dict[str, Any]:
     }
 
 
+def _per_bin(values: pl.LazyFrame, col: str) -> pl.LazyFrame:
+    """Units per `_counted` code of a percentage column."""
+    return values.select(_counted(pl.col(col))).group_by("b").agg(pl.len().alias("n"))
+
+
+def _hist(values: pl.LazyFrame, col: str) -> dict[str, Any]:
+    """0.1-point histogram of a percentage column: counts per bin plus the ones outside."""
+    return _hist_from_counts(_per_bin(values, col).collect())
+
+
+def _join_key(m: Model) -> str:
+    """The column tying a unit's votes rows to its `units` row within one contest: the
+    source row of a wide table read from one file (an integer: joins several times faster
+    than the text unit_id), else the unit_id."""
+    from checks._protocol import unit_key  # the rule the checks use, not a copy of it
+
+    return "source_row" if "source_row" in unit_key(m) else "unit_id"
+
+
 def figure_data(m: Model) -> dict[str, Any]:
     """Turnout and share histograms, the turnout × share fingerprint and units per region.
 
@@ -107,56 +143,54 @@ def figure_data(m: Model) -> dict[str, Any]:
     valid + invalid) / registered (plus `rules.extra_registered` lists); share = votes
     of a choice / valid ballots (else / the sum of the choices). Empty when the model has
     neither registered voters nor votes per choice. Polars only, no plotly: cheap enough
-    to run on every audit.
+    to run on every audit: every figure is counted per bin in polars (a few small frames
+    come back to Python), never unit by unit.
     """
+    from checks._util import attach, in_memory  # a gather, not a join of millions of rows
+
     out: dict[str, Any] = {}
     cols = m.unit_columns()
     num = _numerator(cols)
     level = m.hierarchy[0] if m.hierarchy and m.hierarchy[0] in cols else None
-    # The model's frames are lazy plans over the input: each is read once here, keeping
-    # only the columns the figures need, and everything after works in memory.
     # the electorate as ARITH003 counts it: registered plus the profile's extra lists
     # (Georgia's special list, f_03: 80 precincts have no one on the unified list)
     extra = [str(c) for c in (m.rule("extra_registered") or []) if str(c) in cols]
     rule = m.rule("cast_column")
     if isinstance(rule, str) and rule in cols:
         num = (rule, pl.col(rule))
-    need = ["contest", "unit_id", *([level] if level else []),
-            *[c for c in ("registered", "ballots_cast", "voters", "valid", "invalid", "blank")
-              if c in cols], *extra]
-    if isinstance(rule, str) and rule in cols and rule not in need:
-        need.append(rule)
-    all_units = m.units.select(need).collect()
-    if all_units.height == 0:
+    counted = (m.units.group_by("contest").agg(pl.len().alias("n"))
+               .sort(["n", "contest"], descending=[True, False]).head(1).collect())
+    if counted.height == 0:
         return out
-    contest = str(
-        all_units.group_by("contest").agg(pl.len().alias("n"))
-        .sort(["n", "contest"], descending=[True, False])["contest"][0]
-    )
-    units = all_units.filter(pl.col("contest") == contest).lazy()
-    turnout: pl.LazyFrame | None = None
+    contest = str(counted["contest"][0])
+    has_votes = "choice" in m.vote_columns()
+    key = _join_key(m) if has_votes else "unit_id"
+    # One pass over the contest's units keeps only what the figures need, in memory.
+    sel: list[pl.Expr] = [pl.col(key)]
+    if level:
+        sel.append(pl.col(level).cast(pl.String).fill_null("?"))
+    label: str | None = None
     if num is not None and "registered" in cols:
         label, expr = num
         electorate = pl.col("registered").cast(pl.Float64)
         for c in extra:
             electorate = electorate + pl.col(c).cast(pl.Float64).fill_null(0.0)
-        turnout = units.select(
-            "unit_id", (expr.cast(pl.Float64) * 100 / electorate).alias("t"),
-        ).collect().lazy()
-        out["turnout_hist"] = {**_hist(turnout, "t"), "contest": contest, "numerator": label}
+        sel.append((expr.cast(pl.Float64) * 100 / electorate).alias("t"))
+    if has_votes and "valid" in cols:
+        sel.append(pl.col("valid").cast(pl.Float64).alias("d"))
+    units = m.units.filter(pl.col("contest") == contest).select(sel).collect()
+    if label is not None:
+        out["turnout_hist"] = {**_hist(units.lazy(), "t"), "contest": contest,
+                               "numerator": label}
     if level:
-        reg = (
-            units.group_by(pl.col(level).cast(pl.String).fill_null("?"))
-            .agg(pl.len().alias("n")).sort(level).collect()
-        )
+        reg = units.group_by(level).agg(pl.len().alias("n")).sort(level)
         out["region_units"] = {"level": level, "names": reg[level].to_list(),
                                "units": reg["n"].to_list()}
-    if "choice" not in m.vote_columns():
+    if not has_votes:
         return out
-    votes = (
-        m.votes.filter(pl.col("contest") == contest).select("unit_id", "choice", "votes")
-        .collect().lazy()
-    )
+    votes = m.votes.filter(pl.col("contest") == contest)
+    if not in_memory(m.votes):  # read the source once, not once per query below
+        votes = votes.select(key, "choice", "votes").collect().lazy()
     totals = (
         votes.group_by("choice").agg(pl.col("votes").sum().alias("v"))
         .sort(["v", "choice"], descending=[True, False], nulls_last=True)
@@ -164,46 +198,53 @@ def figure_data(m: Model) -> dict[str, Any]:
     )
     if totals.height == 0:
         return out
+    leaders = totals["choice"].to_list()
     if "valid" in cols:
-        denom = units.select("unit_id", pl.col("valid").cast(pl.Float64).alias("d"))
-        denom_label = "valid"
+        denom, denom_label = units, "valid"
     else:
-        denom = votes.group_by("unit_id").agg(pl.col("votes").sum().cast(pl.Float64).alias("d"))
+        denom = votes.group_by(key).agg(pl.col("votes").sum().cast(pl.Float64).alias("d")) \
+            .collect()
         denom_label = "sum of choices"
+    # One plan per leading choice (an equality on the choice is cheaper than carrying its
+    # name through millions of rows); the leader's also gives the fingerprint.
+    hists: list[pl.LazyFrame] = []
+    cells: list[pl.LazyFrame] = []
+    for i, choice in enumerate(leaders):
+        with_t = i == 0 and label is not None and denom is units
+        shares = attach(votes.filter(pl.col("choice") == choice).select(key, "votes"), denom,
+                        key, ["d", "t"] if with_t else ["d"]).with_columns(
+            (pl.col("votes").cast(pl.Float64) * 100 / pl.col("d")).alias("s"))
+        hists.append(_per_bin(shares, "s"))
+        if i == 0 and label is not None:
+            lead = shares if with_t else attach(shares.select(key, "s"), units, key, ["t"])
+            cells.append(_cells(lead))
+    done = pl.collect_all([*hists, *cells])
     series = []
-    shares: dict[str, pl.LazyFrame] = {}
-    for choice in totals["choice"].to_list():
-        s = (
-            votes.filter(pl.col("choice") == choice)
-            .join(denom, on="unit_id", how="inner")
-            .select("unit_id", (pl.col("votes").cast(pl.Float64) * 100 / pl.col("d")).alias("s"))
-            .collect().lazy()
-        )
-        shares[choice] = s
-        h = _hist(s, "s")
+    for choice, counted in zip(leaders, done[:len(hists)], strict=True):
+        h = _hist_from_counts(counted)
         series.append({"name": choice, "counts": h["counts"], "n": h["n"],
                        "undefined": h["undefined"], "above": h["above"]})
     out["share_hist"] = {"bin_start": BIN_START, "bin_width": BIN_WIDTH, "series": series,
                          "contest": contest, "denominator": denom_label}
-    if turnout is not None:
-        leader = str(totals["choice"][0])
-        out["fingerprint"] = _fingerprint(turnout, shares[leader], leader, out["turnout_hist"])
+    if cells:
+        out["fingerprint"] = _fingerprint(done[-1], str(leaders[0]), out["turnout_hist"])
     return out
 
 
-def _fingerprint(turnout: pl.LazyFrame, share: pl.LazyFrame, choice: str,
-                 th: dict[str, Any]) -> dict[str, Any]:
-    """Units per 0.5 × 0.5-point cell of turnout (x) × share (y), both within 0–100 %."""
-    def cell(c: str) -> pl.Expr:
-        return ((pl.col(c) / FP_WIDTH) + 0.5).floor().cast(pl.Int64, strict=False)
-
-    df = (
-        turnout.join(share, on="unit_id", how="inner")
-        .filter(pl.col("t").is_finite() & pl.col("s").is_finite())
-        .select(cell("t").alias("x"), cell("s").alias("y"))
+def _cells(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Units per 0.5 × 0.5-point cell of turnout `t` (x) × share `s` (y), within 0–100 %."""
+    return (
+        rows.filter(pl.col("t").is_finite() & pl.col("s").is_finite())
+        .select(_bins(pl.col("t"), FP_WIDTH).alias("x"), _bins(pl.col("s"), FP_WIDTH).alias("y"))
         .filter(pl.col("x").is_between(0, FP_BINS - 1) & pl.col("y").is_between(0, FP_BINS - 1))
-        .group_by("x", "y").agg(pl.len().alias("n")).collect()
+        # one integer key per cell groups faster than the pair
+        .group_by(pl.col("x") * FP_BINS + pl.col("y")).agg(pl.len().alias("n"))
+        .select((pl.col("x") // FP_BINS).alias("x"), (pl.col("x") % FP_BINS).alias("y"), "n")
     )
+
+
+def _fingerprint(df: pl.DataFrame, choice: str, th: dict[str, Any]) -> dict[str, Any]:
+    """The fingerprint shape from units counted per cell (`_cells`)."""
     # Only the occupied block is kept: the edges say where it sits, and empty margins would
     # cost bytes in findings.json and in the report without showing anything.
     if df.height:

@@ -285,6 +285,27 @@ def test_figure_data_bins(tmp_path: Path) -> None:
     assert [s["n"] for s in figs["share_hist"]["series"]] == [500, 500, 500]
 
 
+def test_figure_data_same_by_source_row_and_by_unit_id(tmp_path: Path) -> None:
+    from auditor.ingest import LoadOptions, load
+    from auditor.report.figures import figure_data
+
+    df = generate(n_stations=400, seed=9)
+    src = tmp_path / "e.csv"
+    df.write_csv(src)
+    m = load([src], LoadOptions())
+    by_row = figure_data(m)  # a wide file: votes find their unit by source row, by position
+    assert set(by_row) >= {"turnout_hist", "share_hist", "fingerprint", "region_units"}
+    m.units, m.votes = m.units.drop("source_row"), m.votes.drop("source_row")
+    m._schema_cache.clear()
+    assert figure_data(m) == by_row  # joined on the unit_id instead
+    # without valid ballots the share is of the sum of the choices
+    m.units = m.units.drop("valid")
+    m._schema_cache.clear()
+    no_valid = figure_data(m)
+    assert no_valid["share_hist"]["denominator"] == "sum of choices"
+    assert no_valid["fingerprint"]["n"] == 400
+
+
 def test_size_does_not_grow_with_clean_stations(tmp_path: Path) -> None:
     sizes = {}
     for n in (2_000, 40_000):

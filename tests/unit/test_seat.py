@@ -227,3 +227,42 @@ def test_list_vote_without_seats_has_a_first_place_not_a_winner() -> None:
               threshold_contest="Zweitstimmen")
     (mg,) = seat.decisive_margins(m)
     assert (mg.votes, mg.stake) == (200, "who comes first in Zweitstimmen")
+
+
+def _seat005(run: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    return ([f.to_dict() for f in run.findings if f.code == "SEAT005"],
+            {k: run.summary.get(k) for k in ("decisive", "flagged_units", "flagged_votes")})
+
+
+def test_seat005_same_alone_as_after_the_other_checks() -> None:
+    from auditor.registry import EARLIER_FINDINGS_OPTION
+
+    m = flagged_model()
+    after = audit(m, skip=["STAT"])
+    assert EARLIER_FINDINGS_OPTION not in m.options  # the caller's model is left as it was
+    # SEAT005 runs last, but the statuses keep the catalogue's order
+    assert [c.code for c in after.checks] == sorted(c.code for c in after.checks)
+    got = _seat005(after)
+    assert got[0] and got[1]["flagged_units"] == 1  # ARITH001's flag on u2 reached SEAT005
+    assert _seat005(audit(m, only=["SEAT005"])) == got
+    # checks left out of the selection are run for SEAT005, the others' findings are taken
+    assert _seat005(audit(m, skip=["ARITH", "STAT"])) == got
+    assert _seat005(audit(m, only=["SEAT005", "ARITH001"])) == got
+
+
+def test_seat005_takes_the_findings_of_the_checks_that_ran() -> None:
+    from dataclasses import replace
+
+    from auditor.registry import EarlierFindings, load_catalogue
+
+    m = flagged_model()
+    ran = frozenset(load_catalogue())
+    # every flagging check ran and found nothing: nothing is recomputed, nothing is flagged
+    assert seat.flagged_units(m, earlier=EarlierFindings(ran, ())) == set()
+    (f,) = audit(m, only=["ARITH001"]).findings
+    moved = replace(f, unit_id="u1")
+    assert seat.flagged_units(m, earlier=EarlierFindings(ran, (moved,))) == {"u1"}
+    info = replace(f, severity="info")
+    assert seat.flagged_units(m, earlier=EarlierFindings(ran, (info,))) == set()
+    # a check that did not run is run here
+    assert seat.flagged_units(m, earlier=EarlierFindings(ran - {"ARITH001"}, ())) == {"u2"}

@@ -223,3 +223,69 @@ def test_turn003_history_file(tmp_path: Path) -> None:
     f = next(f for f in fs if f.key == "invalid_share:national:")
     assert f.observed is not None and 6 < f.observed < 7
     assert "old.csv" in f.message and "± 2 points" in f.message
+
+
+def _compare_by_windows(df: pl.DataFrame, hierarchy: list[str], num: str, den: str,
+                        ok: pl.Expr) -> pl.DataFrame:
+    """The comparison as first written (every level's statistics as windows over every
+    unit): the reference `turn.compare` must match number for number."""
+    d = df.filter(ok).with_columns(
+        (pl.col(num) / pl.col(den)).alias("rate"),
+        ((pl.col(num) + 0.375) / (pl.col(den) + 0.75)).sqrt().arcsin().alias("__y"),
+        (1.0 / (4.0 * pl.col(den) + 2.0)).alias("__samp"),
+    )
+    levels = [hierarchy[: i + 1] for i in range(len(hierarchy) - 1, -1, -1)] + [[]]
+    names = [h[-1] if h else "national" for h in levels]
+    for i, lv in enumerate(levels):
+        keys = ["contest", "unit_type", *lv]
+        d = d.with_columns(
+            pl.len().over(keys).alias(f"__n{i}"),
+            pl.col("rate").median().over(keys).alias(f"__med{i}"),
+            pl.col("__y").median().over(keys).alias(f"__my{i}"),
+            pl.col("__samp").median().over(keys).alias(f"__ms{i}"))
+        d = d.with_columns(((pl.col("__y") - pl.col(f"__my{i}")).abs().median().over(keys)
+                            * turn.MAD_SCALE).alias(f"__mad{i}"))
+
+    def pick(stem: str) -> pl.Expr:
+        e: Any = pl
+        for i in range(len(levels) - 1):
+            e = e.when(pl.col(f"__n{i}") >= turn.MIN_GROUP).then(pl.col(f"{stem}{i}"))
+        last = pl.col(f"{stem}{len(levels) - 1}")
+        return last if len(levels) == 1 else e.otherwise(last)
+
+    lvl: Any = pl
+    for i in range(len(levels) - 1):
+        lvl = lvl.when(pl.col(f"__n{i}") >= turn.MIN_GROUP).then(pl.lit(names[i]))
+    lvl = pl.lit(names[-1]) if len(levels) == 1 else lvl.otherwise(pl.lit(names[-1]))
+    d = d.with_columns(lvl.alias("level"), pick("__n").alias("n"),
+                       pick("__med").alias("median"), pick("__my").alias("__my"),
+                       pick("__mad").alias("__mad"), pick("__ms").alias("__ms"))
+    tau2 = (pl.col("__mad") ** 2 - pl.col("__ms")).clip(lower_bound=0.0)
+    d = d.with_columns(((pl.col("__y") - pl.col("__my")) / (tau2 + pl.col("__samp")).sqrt())
+                       .alias("z"))
+    return d.drop([c for c in d.columns if c.startswith("__")])
+
+
+def test_compare_matches_the_window_reference_at_every_level() -> None:
+    # Big districts, small districts (compared with their region), a small region (compared
+    # with the nation), a missing district name, two unit types and two contests.
+    units: list[dict[str, Any]] = []
+    for contest in ("c", "d"):
+        for name, region, n in (("Big", "R1", 60), ("S1", "R1", 4), ("S2", "R1", 7),
+                                (None, "R1", 25), ("Tiny", "R2", 3), ("Mid", "R3", 30)):
+            for i, u in enumerate(district(n, name=str(name), region=region)):
+                u.update(contest=contest, district=name, unit_id=f"{contest}-{name}-{i}",
+                         unit_type="abroad" if i % 9 == 4 else "regular")
+                u["ballots_cast"] += (i * 13) % 57 - 28
+                units.append(u)
+    units[5]["ballots_cast"] = 990
+    df = pl.DataFrame(units).with_columns(
+        pl.col("ballots_cast").cast(pl.Float64).alias("num"),
+        pl.col("registered").cast(pl.Float64).alias("den"))
+    ok = pl.col("num") <= pl.col("den")
+    for hier in (["region", "district"], ["region"], []):
+        want = _compare_by_windows(df, hier, "num", "den", ok).sort("unit_id")
+        got = turn.compare(df, hier, "num", "den", ok).collect().sort("unit_id")
+        assert got.select(want.columns).equals(want), hier
+        assert set(got["level"]) >= ({"district", "region", "national"} if len(hier) == 2
+                                     else set())
