@@ -292,9 +292,14 @@ MATERIALISE_MAX_ROWS = 12_000_000
 
 def materialise(m: Model) -> Model:
     """Compute the model's frames once (one shared scan) and keep them in memory."""
-    units, votes, issues, published = pl.collect_all([m.units, m.votes, m.issues, m.published])
+    frames = [m.units, m.votes, m.issues, m.published]
+    if m.choice_sums is not None:
+        frames.append(m.choice_sums)
+    units, votes, issues, published, *sums = pl.collect_all(frames)
     m.units, m.votes = units.lazy(), votes.lazy()
     m.issues, m.published = issues.lazy(), published.lazy()
+    if sums:
+        m.choice_sums = sums[0].lazy()
     m._schema_cache.clear()
     return m
 

@@ -111,6 +111,12 @@ class Model:
     label: str | None = None
     previous: list[Model] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    # Per unit of a single wide input: `contest`, `source_row`, `choices_sum` (Σ of the
+    # non-empty choice cells) and `filled` (how many), computed at ingest from the row itself
+    # so checks need not group the long votes table by unit; None when not known (long or
+    # several inputs, a model built by hand). It must describe `votes`: whoever changes the
+    # votes' numbers sets it to None.
+    choice_sums: pl.LazyFrame | None = None
     _schema_cache: dict[str, pl.Schema] = field(default_factory=dict, repr=False)
 
     def unit_columns(self) -> set[str]:

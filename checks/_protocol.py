@@ -87,6 +87,12 @@ def unit_frame(m: Model) -> pl.LazyFrame:
         aggs.append(pl.col("votes").filter(pl.col("choice") == aa).sum().alias("__aa_sum"))
         aggs.append((pl.col("choice") == aa).any().alias("__aa_has"))
     key = unit_key(m)
+    if m.choice_sums is not None and not isinstance(aa, str) and "source_row" in key:
+        # Summed along each row at ingest (see `Model.choice_sums`): no group-by of the votes.
+        pre = m.choice_sums.select(
+            *key, pl.when(pl.col("filled") > 0).then(pl.col("choices_sum")).otherwise(None)
+            .alias("choices_sum"), pl.lit(None, pl.Int64).alias("aa_choice"))
+        return m.units.join(pre, on=key, how="left")
     sums = m.votes.group_by(key).agg(aggs).with_columns(
         pl.when(pl.col("__filled") > 0).then(pl.col("__sum")).otherwise(None).alias("choices_sum")
     ).drop("__sum", "__filled")

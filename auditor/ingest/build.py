@@ -39,6 +39,7 @@ class Parts:
     hierarchy: list[str]
     counters: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    choice_sums: pl.LazyFrame | None = None  # see `Model.choice_sums`
 
 
 def clean_text(col: str) -> pl.Expr:
@@ -363,6 +364,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         choice_names = list(c.choices)
         if choice_names:
             votes_parts.append(_long_votes(base, c.name, ci, choice_names))
+    sums = [_choice_sums(base, c.name, ci, len(c.choices))
+            for ci, c in enumerate(mp.contests) if c.choices]
     units = pl.concat(units_parts, how="diagonal_relaxed") if units_parts else pl.LazyFrame()
     votes = (
         pl.concat(votes_parts)
@@ -386,7 +389,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     if th and n.get("thousands"):
         notes.append(f"{n['thousands']:,} count cells (of mapped columns) with {th!r} "
                      "thousands separators were read as integers")
-    return Parts(units, votes, pub_df.lazy(), issues_df.lazy(), hier, counters, notes)
+    return Parts(units, votes, pub_df.lazy(), issues_df.lazy(), hier, counters, notes,
+                 pl.concat(sums) if sums else None)
 
 
 def _has_duplicates(df: pl.DataFrame, col: str) -> bool:
@@ -417,6 +421,20 @@ def _long_votes(base: pl.LazyFrame, contest: str, ci: int, choices: list[str]) -
         .select(pl.lit(contest).alias("contest"), pl.col(uid).alias("unit_id"),
                 pl.col(var).alias("choice"), pl.col(val).alias("votes"),
                 pl.col(row).alias("source_row"))
+    )
+
+
+def _choice_sums(base: pl.LazyFrame, contest: str, ci: int, n: int) -> pl.LazyFrame:
+    """Per row of a wide table: Σ of its non-empty choice cells and how many there are.
+
+    Summed across the row's columns here, in one pass, instead of grouping the long votes
+    table by unit (50M rows at 10M stations) in every check that needs the sum.
+    """
+    cols = [pl.col(f"v{ci}::{j}") for j in range(n)]
+    return base.select(
+        pl.lit(contest).alias("contest"), pl.col("source_row"),
+        pl.sum_horizontal(cols).alias("choices_sum"),
+        pl.sum_horizontal([c.is_not_null() for c in cols]).cast(pl.UInt32).alias("filled"),
     )
 
 
