@@ -266,7 +266,7 @@ def dumps_json(run: AuditRun) -> str:
     compactly, with the C encoder (an indented dump of 100k findings is ~10× slower).
     """
     doc = run.to_dict()
-    findings, figures = doc.pop("findings"), finite(doc.pop("figures"))
+    findings, figures = doc.pop("findings"), doc.pop("figures")
     doc = finite(doc)  # summary, calibration, …: a NaN correlation must not stop the writer
     doc["findings"] = "\x00findings"
     doc["figures"] = "\x00figures"
@@ -275,9 +275,13 @@ def dumps_json(run: AuditRun) -> str:
     def compact(x: Any) -> str:
         return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
+    try:  # figure data are long lists of numbers: walk them only when one is NaN or inf
+        fig_text = compact(figures)
+    except ValueError:
+        fig_text = compact(finite(figures))
     body = "[\n" + ",\n".join(compact(f) for f in findings) + "\n ]" if findings else "[]"
     head = head.replace('"\\u0000findings"', body, 1)
-    head = head.replace('"\\u0000figures"', compact(figures), 1)
+    head = head.replace('"\\u0000figures"', fig_text, 1)
     return head + "\n"
 
 
