@@ -12,7 +12,7 @@ import numpy as np
 
 from auditor.model import Model
 from auditor.registry import CheckOutput, check
-from auditor.stats import benjamini_hochberg, digit_tests, dip_test
+from auditor.stats import DigitTest, benjamini_hochberg, digit_tests, dip_test
 from checks._util import place
 from checks.stat import (
     DIGIT_CHOICES,
@@ -86,8 +86,15 @@ def turnout_not_unimodal(m: Model) -> CheckOutput:
 
 
 def digit_reps(m: Model) -> int:
-    """Replications of the digit tests' null (at most 200: each redraws every count)."""
+    """Redraws of the digit tests' exact null (at most 200: each redraws every count)."""
     return min(200, reps_of(m))
+
+
+def null_text(dt: DigitTest) -> str:
+    """How the calibrated null of one digit test was drawn, for the finding's message."""
+    if dt.null == "normal":
+        return f"{dt.null_draws:,} draws of the normal approximation to binomial redraws"
+    return f"{dt.null_draws:,} binomial redraws"
 
 
 @check(code="STAT004", name="digit-tests", severity="warning", certainty="statistical",
@@ -133,7 +140,7 @@ def digit_tests_check(m: Model) -> CheckOutput:
             continue
         ref = "Benford's second-digit law" if te["kind"] == "second" else "uniform last digits"
         msg = (f"{te['choice']}: the {te['kind']} digits of {dt.n:,} station counts (≥ 10) depart "
-               f"from {ref} by χ² = {dt.chi2:.1f}, more than {reps} binomial redraws at each "
+               f"from {ref} by χ² = {dt.chi2:.1f}, more than {null_text(dt)} at each "
                f"station's own size and rate produce: calibrated p {fmt_p(dt.p_calibrated)}, "
                f"q {fmt_p(float(qv))} (textbook χ²₉ p {fmt_p(dt.p_classic)}, which assumes honest "
                f"counts follow {ref} — they need not).")
