@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -290,31 +291,51 @@ def audit(
 MATERIALISE_MAX_ROWS = 12_000_000
 
 
-def materialise(m: Model) -> Model:
+# Up to this many rows the long votes table of a wide input is computed and held too; above
+# it `votes` stays a view of the wide frames (`Model.wide_votes`), which the heaviest readers
+# use directly: at 10M stations × 5 choices the long table is 50M rows and ~2 GB.
+LONG_VOTES_MAX_ROWS = 6_000_000
+
+
+def materialise(m: Model, long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
     """Compute the model's frames once (one shared scan) and keep them in memory."""
-    frames = [m.units, m.votes, m.issues, m.published]
+    wide = m.wide_votes
+    frames = [m.units, m.issues, m.published]
+    frames += [w.frame for w in wide] if wide is not None else [m.votes]
     if m.choice_sums is not None:
         frames.append(m.choice_sums)
-    units, votes, issues, published, *sums = pl.collect_all(frames)
-    m.units, m.votes = units.lazy(), votes.lazy()
-    m.issues, m.published = issues.lazy(), published.lazy()
-    if sums:
-        m.choice_sums = sums[0].lazy()
+    units, issues, published, *rest = pl.collect_all(frames)
+    m.units, m.issues, m.published = units.lazy(), issues.lazy(), published.lazy()
+    if wide is not None:
+        done, rest = rest[:len(wide)], rest[len(wide):]
+        m.wide_votes = [replace(w, frame=f.lazy()) for w, f in zip(wide, done, strict=True)]
+        long = [w.long() for w in m.wide_votes]
+        if long:
+            view = pl.concat(long)
+            n = sum(f.height * len(w.choices) for w, f in zip(wide, done, strict=True))
+            m.votes = view.collect().lazy() if n <= long_votes_max else view
+        else:
+            m.votes = m.votes.collect().lazy()
+    else:
+        m.votes, rest = rest[0].lazy(), rest[1:]
+    if rest:
+        m.choice_sums = rest[0].lazy()
     m._schema_cache.clear()
     return m
 
 
-def prepare(m: Model, materialise_max: int = MATERIALISE_MAX_ROWS) -> Model:
+def prepare(m: Model, materialise_max: int = MATERIALISE_MAX_ROWS,
+            long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
     """Make a loaded model ready for checks: materialise it when small enough, validate it
     with its pandera schemas and add the failures to `issues`; the same for earlier releases."""
     from auditor.model import ISSUE_SCHEMA, validate
 
     if sum(i.rows_in_model for i in m.inputs) <= materialise_max:
-        materialise(m)
+        materialise(m, long_votes_max)
     extra = validate(m)
     if extra.height:
         m.issues = pl.concat([m.issues.cast(ISSUE_SCHEMA), extra.lazy().cast(ISSUE_SCHEMA)])
     for p in m.previous:
         if p is not m:
-            prepare(p, materialise_max)
+            prepare(p, materialise_max, long_votes_max)
     return m

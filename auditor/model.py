@@ -21,7 +21,7 @@ All frames are polars LazyFrames; validation with pandera happens in `validate()
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -97,6 +97,39 @@ def empty_published() -> pl.LazyFrame:
     return pl.LazyFrame(schema=PUBLISHED_SCHEMA)
 
 
+# Index columns of a `WideVotes` frame: names no header can have, so that a choice called
+# `unit_id`, `votes` or `source_row` cannot collide with them.
+WIDE_UNIT, WIDE_ROW = "\x00unit_id", "\x00source_row"
+
+
+@dataclass(frozen=True)
+class WideVotes:
+    """The votes of one contest of a wide input, as the file holds them.
+
+    `frame` has one row per unit: `WIDE_UNIT` (its `unit_id`), `WIDE_ROW` (its `source_row`)
+    and one Int64 column per choice, named by the choice (in `choices`, in file order). The
+    long `votes` table of such an input is this frame unpivoted; at millions of units that
+    table is five to twenty times larger than this one, so the model keeps it as a view of
+    this frame (see `engine.materialise`) and the heaviest readers use this frame instead.
+    """
+
+    contest: str
+    frame: pl.LazyFrame
+    choices: tuple[str, ...]
+
+    def long(self) -> pl.LazyFrame:
+        """The same votes in the long shape of `Model.votes` (`contest`, `unit_id`, `choice`,
+        `votes`, `source_row`), unit by unit in file order, choices in file order."""
+        var, val = "\x00choice", "\x00votes"
+        return (
+            self.frame.unpivot(index=[WIDE_UNIT, WIDE_ROW], on=list(self.choices),
+                               variable_name=var, value_name=val)
+            .select(pl.lit(self.contest).alias("contest"), pl.col(WIDE_UNIT).alias("unit_id"),
+                    pl.col(var).alias("choice"), pl.col(val).alias("votes"),
+                    pl.col(WIDE_ROW).alias("source_row"))
+        )
+
+
 @dataclass
 class Model:
     """One election release in canonical form (see the module docstring for the columns)."""
@@ -117,6 +150,10 @@ class Model:
     # several inputs, a model built by hand). It must describe `votes`: whoever changes the
     # votes' numbers sets it to None.
     choice_sums: pl.LazyFrame | None = None
+    # The same votes per contest in the file's own wide shape (see `WideVotes`), under the
+    # same rule as `choice_sums`: set at ingest for a single wide input, None otherwise, and
+    # set to None by whoever changes the votes.
+    wide_votes: list[WideVotes] | None = None
     _schema_cache: dict[str, pl.Schema] = field(default_factory=dict, repr=False)
 
     def unit_columns(self) -> set[str]:
@@ -154,8 +191,30 @@ class Model:
             return self.profile.rules.get(name, default)
         return default
 
+    def wide(self, contest: str) -> WideVotes | None:
+        """The wide votes of one contest, when the model has them."""
+        for w in self.wide_votes or ():
+            if w.contest == contest:
+                return w
+        return None
+
+    def contests_with_votes(self) -> list[str]:
+        """The contests that have votes per choice, sorted."""
+        if self.wide_votes is not None:
+            return sorted({w.contest for w in self.wide_votes})
+        return sorted(self.votes.select("contest").unique().collect()["contest"].to_list())
+
     def choice_totals(self) -> pl.LazyFrame:
         """Votes per contest and choice over all units (nulls ignored)."""
+        if self.wide_votes is not None:  # column sums of the wide frames: no long table
+            parts = [w.frame.select(pl.col(list(w.choices)).sum()).unpivot(
+                on=list(w.choices), variable_name="choice", value_name="votes")
+                .select(pl.lit(w.contest).alias("contest"), "choice",
+                        pl.col("votes").cast(pl.Int64))
+                for w in self.wide_votes if w.choices]
+            if parts:
+                return (pl.concat(parts).group_by("contest", "choice").agg(pl.col("votes").sum())
+                        .sort("contest", "choice"))
         return (
             self.votes.group_by("contest", "choice")
             .agg(pl.col("votes").sum())
@@ -182,9 +241,15 @@ def validate(model: Model) -> pl.DataFrame:
     # Only rows that can fail are handed to pandera, so that validating a million clean
     # stations costs one polars filter (and no pandera import, ~1 s), not a row-wise pass.
     suspects: list[tuple[str, pl.DataFrame]] = []
+    votes = model.votes
+    if model.wide_votes is not None:  # only the wide rows with a negative cell go long
+        parts = [w.frame.filter(pl.any_horizontal([pl.col(c) < 0 for c in w.choices]))
+                 for w in model.wide_votes if w.choices]
+        votes = pl.concat([replace(w, frame=p).long() for w, p in zip(
+            [w for w in model.wide_votes if w.choices], parts, strict=True)]) if parts else votes
     for name, frame, cols in (
         ("units", model.units, ["contest", "unit_id", "source_row", *counts]),
-        ("votes", model.votes, ["contest", "unit_id", "choice", "votes"]),
+        ("votes", votes, ["contest", "unit_id", "choice", "votes"]),
     ):
         names = frame.collect_schema().names()
         present = [c for c in cols if c in names]

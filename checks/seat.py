@@ -38,7 +38,7 @@ from typing import Any
 
 import polars as pl
 
-from auditor.model import Model
+from auditor.model import WIDE_UNIT, Model
 from auditor.registry import (
     REGISTRY,
     CheckOutput,
@@ -117,8 +117,8 @@ def list_contest(m: Model) -> str | None:
     named = m.rule("list_contest") or m.rule("threshold_contest")
     if named:
         return str(named)
-    tot = (m.votes.group_by("contest").agg(pl.col("votes").sum()).sort("votes", descending=True)
-           .collect())
+    tot = (m.choice_totals().group_by("contest").agg(pl.col("votes").sum())
+           .sort("votes", descending=True).collect())
     if tot.height == 0:
         return None
     return str(tot["contest"][0])
@@ -142,8 +142,8 @@ def contest_votes(m: Model, contest: str) -> dict[str, int]:
     hit = _CONTEST_VOTES.get(key)
     if hit is not None and hit[0]() is m.votes:
         return dict(hit[1])
-    df = (m.votes.filter(pl.col("contest") == contest).group_by("choice")
-          .agg(pl.col("votes").sum()).sort("choice").collect())
+    df = (m.choice_totals().filter(pl.col("contest") == contest).select("choice", "votes")
+          .sort("choice").collect())
     out = {str(c): int(v or 0) for c, v in df.iter_rows()}
     _CONTEST_VOTES[key] = (weakref.ref(m.votes), out)
     weakref.finalize(m.votes, _CONTEST_VOTES.pop, key, None)
@@ -290,8 +290,7 @@ def near_threshold(m: Model) -> pl.DataFrame:
     now = threshold_status(m, contest, votes=votes, base=base)
     history: list[tuple[str, dict[str, tuple[bool, float]]]] = []
     for i, p in enumerate(m.previous):
-        pc = contest if contest in set(p.votes.select("contest").unique().collect()["contest"]) \
-            else list_contest(p)
+        pc = contest if contest in set(p.contests_with_votes()) else list_contest(p)
         history.append((p.label or f"release {i + 1}", threshold_status(p, pc, rules=m)))
     rows = []
     for choice, (ok, share) in sorted(now.items()):
@@ -462,7 +461,7 @@ def seat_sensitivity_check(m: Model) -> CheckOutput:
 
 
 def _smd_contests(m: Model) -> list[str]:
-    contests = sorted(m.votes.select("contest").unique().collect()["contest"].to_list())
+    contests = m.contests_with_votes()
     pat = m.rule("smd_contests")
     if pat:
         return [c for c in contests if re.search(str(pat), c)]
@@ -623,6 +622,11 @@ def flagged_votes(m: Model, contest: str, units: set[str], district: str | None 
              .select(pl.col("valid").sum()).collect().item())
         if n:
             return int(n)
+    w = m.wide(contest)
+    if w is not None:  # Σ along the flagged rows of the wide votes, no long table
+        n = (w.frame.filter(pl.col(WIDE_UNIT).is_in(ids))
+             .select(pl.sum_horizontal([pl.col(c) for c in w.choices]).sum()).collect().item())
+        return int(n or 0)
     n = (m.votes.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids))
          .select(pl.col("votes").sum()).collect().item())
     return int(n or 0)
@@ -710,7 +714,7 @@ def decisive_margins(m: Model) -> list[Margin]:
                                   "who comes first"))
     lc = s.contest if s else None
     contests = _smd_contests(m) if (m.rule("smd_contests") or m.rule("smd_level") or s) else \
-        sorted(m.votes.select("contest").unique().collect()["contest"].to_list())
+        m.contests_with_votes()
     for contest in contests:
         if contest == lc or not _one_constituency(m, contest):
             continue
@@ -735,7 +739,8 @@ def decisive_margins(m: Model) -> list[Margin]:
 
 
 def _all_in_memory(m: Model, deep: bool) -> bool:
-    frames = [m.units, m.votes, *([m.published, m.issues] if deep else [])]
+    votes = [w.frame for w in m.wide_votes] if m.wide_votes is not None else [m.votes]
+    frames = [m.units, *votes, *([m.published, m.issues] if deep else [])]
     return all(in_memory(f) for f in frames) and (
         not deep or all(p is not m and _all_in_memory(p, deep) for p in m.previous))
 
@@ -743,22 +748,19 @@ def _all_in_memory(m: Model, deep: bool) -> bool:
 def materialised(m: Model, deep: bool = True) -> Model:
     """The same model (and its earlier releases) with every frame computed once, in memory.
 
-    `deep=False`: only `units` and `votes`. A model already in memory (`engine.prepare`
-    holds all but the largest in memory) is returned as it is.
+    `deep=False`: not the earlier releases. A model already in memory (`engine.prepare`
+    holds all but the largest in memory; votes with wide votes in memory count as held) is
+    returned as it is.
     """
     from dataclasses import replace
+
+    from auditor.engine import materialise
 
     if _all_in_memory(m, deep):
         return m
     # One collect_all: the frames share the reading of the source, which runs once.
-    if not deep:
-        units, votes = pl.collect_all([m.units, m.votes])
-        return replace(m, units=units.lazy(), votes=votes.lazy(), _schema_cache={})
-    units, votes, published, issues = pl.collect_all([m.units, m.votes, m.published, m.issues])
-    return replace(m, units=units.lazy(), votes=votes.lazy(), published=published.lazy(),
-                   issues=issues.lazy(),
-                   previous=[materialised(p) for p in m.previous if p is not m],
-                   _schema_cache={})
+    prev = [materialised(p) for p in m.previous if p is not m] if deep else m.previous
+    return materialise(replace(m, previous=prev, _schema_cache={}))
 
 
 @check(code="SEAT005", name="flagged-votes-vs-margins", severity="warning", requires=("votes",),

@@ -205,14 +205,14 @@ def load(paths: list[Path], opts: LoadOptions | None = None, label: str | None =
     if len(loaded) == 1:
         p = loaded[0].parts
         units, votes, published, issues = p.units, p.votes, p.published, p.issues
-        sums = p.choice_sums
+        sums, wide = p.choice_sums, p.wide_votes
     else:
         _mark_cross_file_duplicates(loaded)
         units = pl.concat([x.parts.units for x in loaded], how="diagonal_relaxed")
         votes = pl.concat([x.parts.votes for x in loaded], how="diagonal_relaxed")
         published = pl.concat([x.parts.published for x in loaded], how="diagonal_relaxed")
         issues = pl.concat([x.parts.issues for x in loaded], how="diagonal_relaxed")
-        sums = None  # keyed by source row, which several inputs share
+        sums = wide = None  # keyed by source row, which several inputs share
     m = Model(
         units=units,
         votes=votes,
@@ -223,6 +223,7 @@ def load(paths: list[Path], opts: LoadOptions | None = None, label: str | None =
         profile=profile,
         label=label or Path(paths[0]).name,
         choice_sums=sums,
+        wide_votes=wide,
     )
     return m
 

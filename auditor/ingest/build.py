@@ -21,7 +21,7 @@ import polars as pl
 
 from auditor.ingest.mapping import Mapping
 from auditor.ingest.readers import ROW, InputError, RawTable
-from auditor.model import ISSUE_SCHEMA, PUBLISHED_SCHEMA
+from auditor.model import ISSUE_SCHEMA, PUBLISHED_SCHEMA, WIDE_ROW, WIDE_UNIT, WideVotes
 
 INT_TOL = 1e-9
 _THOUSANDS_RX = {".": r"^-?\d{1,3}(\.\d{3})+$", ",": r"^-?\d{1,3}(,\d{3})+$",
@@ -40,6 +40,7 @@ class Parts:
     counters: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     choice_sums: pl.LazyFrame | None = None  # see `Model.choice_sums`
+    wide_votes: list[WideVotes] | None = None  # see `Model.wide_votes`
 
 
 def clean_text(col: str) -> pl.Expr:
@@ -354,6 +355,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     _raise_text_columns(tdf, lf, numeric, raw.path)
     base = base_df.lazy()
     units_parts, votes_parts = [], []
+    wide: list[WideVotes] = []
     for ci, c in enumerate(mp.contests):
         counts = {**mp.counts, **c.counts}
         cols = [pl.lit(c.name).alias("contest"), *[pl.col(x) for x in base_names]]
@@ -363,7 +365,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         units_parts.append(base.select(cols))
         choice_names = list(c.choices)
         if choice_names:
-            votes_parts.append(_long_votes(base, c.name, ci, choice_names))
+            wide.append(_wide_votes(base, c.name, ci, choice_names))
+            votes_parts.append(wide[-1].long())
     sums = [_choice_sums(base, c.name, ci, len(c.choices))
             for ci, c in enumerate(mp.contests) if c.choices]
     units = pl.concat(units_parts, how="diagonal_relaxed") if units_parts else pl.LazyFrame()
@@ -390,7 +393,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         notes.append(f"{n['thousands']:,} count cells (of mapped columns) with {th!r} "
                      "thousands separators were read as integers")
     return Parts(units, votes, pub_df.lazy(), issues_df.lazy(), hier, counters, notes,
-                 pl.concat(sums) if sums else None)
+                 pl.concat(sums) if sums else None, wide)
 
 
 def _has_duplicates(df: pl.DataFrame, col: str) -> bool:
@@ -402,26 +405,16 @@ def _has_duplicates(df: pl.DataFrame, col: str) -> bool:
     return bool(df[col].is_duplicated().any())
 
 
-_IDX = ("\x00unit_id", "\x00source_row", "\x00choice", "\x00votes")
+def _wide_votes(base: pl.LazyFrame, contest: str, ci: int, choices: list[str]) -> WideVotes:
+    """The votes of one contest as the file holds them (see `WideVotes`).
 
-
-def _long_votes(base: pl.LazyFrame, contest: str, ci: int, choices: list[str]) -> pl.LazyFrame:
-    """The votes of one contest in long form (one row per unit and choice).
-
-    The choice columns take the choices' names before the unpivot, so its variable column
-    is the choice itself (mapping internal names back afterwards cost 2.5× the time and a
-    full copy at 10M stations); the index columns carry names no header can have, so a party
-    called `choice`, `votes` or `unit_id` cannot collide with them.
+    The choice columns take the choices' names here, so the long view's variable column is
+    the choice itself (mapping internal names back afterwards cost 2.5× the time and a full
+    copy at 10M stations).
     """
-    uid, row, var, val = _IDX
-    return (
-        base.select(pl.col("unit_id").alias(uid), pl.col("source_row").alias(row),
-                    *[pl.col(f"v{ci}::{j}").alias(ch) for j, ch in enumerate(choices)])
-        .unpivot(index=[uid, row], on=choices, variable_name=var, value_name=val)
-        .select(pl.lit(contest).alias("contest"), pl.col(uid).alias("unit_id"),
-                pl.col(var).alias("choice"), pl.col(val).alias("votes"),
-                pl.col(row).alias("source_row"))
-    )
+    frame = base.select(pl.col("unit_id").alias(WIDE_UNIT), pl.col("source_row").alias(WIDE_ROW),
+                        *[pl.col(f"v{ci}::{j}").alias(ch) for j, ch in enumerate(choices)])
+    return WideVotes(contest, frame, tuple(choices))
 
 
 def _choice_sums(base: pl.LazyFrame, contest: str, ci: int, n: int) -> pl.LazyFrame:

@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from auditor.model import WIDE_ROW, WIDE_UNIT
+
 if TYPE_CHECKING:
     from auditor.model import Model
 
@@ -188,12 +190,19 @@ def figure_data(m: Model) -> dict[str, Any]:
                                "units": reg["n"].to_list()}
     if not has_votes:
         return out
+    wide = m.wide(contest)
     votes = m.votes.filter(pl.col("contest") == contest)
-    if not in_memory(m.votes):  # read the source once, not once per query below
-        votes = votes.select(key, "choice", "votes").collect().lazy()
+    if wide is not None:  # the file's own rows: a column per choice, no long table
+        wkey = WIDE_ROW if key == "source_row" else WIDE_UNIT
+        choices = list(wide.choices)
+        totals_q = wide.frame.select(pl.col(choices).sum()).unpivot(
+            on=choices, variable_name="choice", value_name="v")
+    else:
+        if not in_memory(m.votes):  # read the source once, not once per query below
+            votes = votes.select(key, "choice", "votes").collect().lazy()
+        totals_q = votes.group_by("choice").agg(pl.col("votes").sum().alias("v"))
     totals = (
-        votes.group_by("choice").agg(pl.col("votes").sum().alias("v"))
-        .sort(["v", "choice"], descending=[True, False], nulls_last=True)
+        totals_q.sort(["v", "choice"], descending=[True, False], nulls_last=True)
         .head(N_SHARE_SERIES).collect()
     )
     if totals.height == 0:
@@ -202,8 +211,11 @@ def figure_data(m: Model) -> dict[str, Any]:
     if "valid" in cols:
         denom, denom_label = units, "valid"
     else:
-        denom = votes.group_by(key).agg(pl.col("votes").sum().cast(pl.Float64).alias("d")) \
-            .collect()
+        denom = (wide.frame.select(pl.col(wkey).alias(key), pl.sum_horizontal(choices)
+                                   .cast(pl.Float64).alias("d")).collect()
+                 if wide is not None else
+                 votes.group_by(key).agg(pl.col("votes").sum().cast(pl.Float64).alias("d"))
+                 .collect())
         denom_label = "sum of choices"
     # One plan per leading choice (an equality on the choice is cheaper than carrying its
     # name through millions of rows); the leader's also gives the fingerprint.
@@ -211,7 +223,10 @@ def figure_data(m: Model) -> dict[str, Any]:
     cells: list[pl.LazyFrame] = []
     for i, choice in enumerate(leaders):
         with_t = i == 0 and label is not None and denom is units
-        shares = attach(votes.filter(pl.col("choice") == choice).select(key, "votes"), denom,
+        rows = (wide.frame.select(pl.col(wkey).alias(key), pl.col(choice).alias("votes"))
+                if wide is not None else
+                votes.filter(pl.col("choice") == choice).select(key, "votes"))
+        shares = attach(rows, denom,
                         key, ["d", "t"] if with_t else ["d"]).with_columns(
             (pl.col("votes").cast(pl.Float64) * 100 / pl.col("d")).alias("s"))
         hists.append(_per_bin(shares, "s"))

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from auditor.model import WIDE_UNIT
 from auditor.stats._common import FloatArray, IntArray
 from auditor.stats.simulate import SimElection
 
@@ -151,15 +152,23 @@ def _build(m: Model) -> list[StationData]:
     if "voters_by_afternoon" in cols:
         sel.append(pl.col("voters_by_afternoon").cast(pl.Int64).alias("_afternoon"))
     units = m.units.select(sel).collect()
-    votes = m.votes.select("contest", "unit_id", "choice", "votes").collect()
+    # a wide input's own rows hold the votes a column per choice already: no pivot
+    votes = None if m.wide_votes is not None else \
+        m.votes.select("contest", "unit_id", "choice", "votes").collect()
     out: list[StationData] = []
     for contest in sorted(units["contest"].unique().to_list()):
         u = units.filter(pl.col("contest") == contest)
-        v = votes.filter(pl.col("contest") == contest)
-        totals = (
-            v.group_by("choice").agg(pl.col("votes").sum().alias("t"))
-            .sort(["t", "choice"], descending=[True, False], nulls_last=True)
-        )
+        w = m.wide(contest)
+        if w is not None:
+            choices = list(w.choices)
+            totals = w.frame.select(pl.col(choices).sum()).unpivot(
+                on=choices, variable_name="choice", value_name="t").collect()
+        elif votes is not None:
+            v = votes.filter(pl.col("contest") == contest)
+            totals = v.group_by("choice").agg(pl.col("votes").sum().alias("t"))
+        else:
+            continue  # a contest without choices
+        totals = totals.sort(["t", "choice"], descending=[True, False], nulls_last=True)
         grand = float(totals["t"].sum() or 0)
         if totals.height == 0 or grand <= 0:
             continue
@@ -167,12 +176,17 @@ def _build(m: Model) -> list[StationData]:
             str(c) for i, (c, t) in enumerate(totals.iter_rows())
             if i < TOP_N or (t or 0) >= MAJOR_SHARE * grand
         ]
-        wide = (
-            v.filter(pl.col("choice").is_in(major))
-            .pivot(on="choice", index="unit_id", values="votes", aggregate_function="first")
-        )
         names = [f"_v{j}" for j in range(len(major))]
-        wide = wide.select("unit_id", *[pl.col(c).alias(nm) for c, nm in zip(major, names, strict=True)])
+        if w is not None:
+            wide = w.frame.select(pl.col(WIDE_UNIT).alias("unit_id"), *[
+                pl.col(c).alias(nm) for c, nm in zip(major, names, strict=True)]).collect()
+        else:
+            wide = (
+                v.filter(pl.col("choice").is_in(major))
+                .pivot(on="choice", index="unit_id", values="votes", aggregate_function="first")
+            )
+            wide = wide.select("unit_id", *[pl.col(c).alias(nm)
+                                            for c, nm in zip(major, names, strict=True)])
         d = u.join(wide, on="unit_id", how="left")
         reasons = {
             "no electorate of its own (postal, e-voting)": pl.col("_type").is_in(
