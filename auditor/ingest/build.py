@@ -153,12 +153,14 @@ def _total_level_expr(rules: list[dict[str, Any]], column: str | None = None) ->
     return e.otherwise(pl.lit("total"))  # type: ignore[no-any-return]
 
 
-def hierarchy_exprs(mp: Mapping) -> list[tuple[str, pl.Expr]]:
+def hierarchy_exprs(mp: Mapping, clean: frozenset[str] = frozenset()) -> list[tuple[str, pl.Expr]]:
     """The value of each hierarchy level per row.
 
     A level may be made of several columns (joined by `/`), and with `hierarchy_paths` each
     level's value starts with its parents' values, so that two TIKs of the same name in two
-    regions, or Kreis `01` of two Länder, stay two groups.
+    regions, or Kreis `01` of two Länder, stay two groups. A level read from one text column
+    named in `clean` (no cell to strip or empty, see `clean_columns`) is that column as it is:
+    no copy of ten million names.
     """
     out: list[tuple[str, pl.Expr]] = []
     acc: list[str] = []
@@ -166,13 +168,23 @@ def hierarchy_exprs(mp: Mapping) -> list[tuple[str, pl.Expr]]:
         cols = mp.hier_cols.get(lvl, [src])
         acc = [*acc, *cols] if mp.hierarchy_paths else cols
         if len(acc) == 1:
-            out.append((lvl, clean_text(acc[0])))
+            out.append((lvl, pl.col(acc[0]) if acc[0] in clean else clean_text(acc[0])))
             continue
         parts = [clean_text(c) for c in acc]
         joined = pl.concat_str([x.fill_null("") for x in parts], separator="/")
         out.append((lvl, pl.when(pl.any_horizontal([x.is_not_null() for x in parts]))
                     .then(joined).otherwise(None)))
     return out
+
+
+def clean_columns(df: pl.DataFrame, cols: list[str]) -> frozenset[str]:
+    """The text columns of `df` among `cols` that `clean_text` would leave as they are: no
+    cell with leading or trailing white space and no empty cell (one scan, no copy)."""
+    names = [c for c in dict.fromkeys(cols) if c in df.columns and df.schema[c] == pl.String]
+    if not names:
+        return frozenset()
+    dirty = df.select([pl.col(c).str.contains(r"^\s|\s$|^$").any().alias(c) for c in names])
+    return frozenset(c for c in names if not dirty[c][0])
 
 
 def _published_unit_id(level: pl.Expr, mp: Mapping) -> pl.Expr:
@@ -299,7 +311,9 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         pl.lit(file_idx, pl.Int64).alias("source_file"),
         pl.col(ROW).alias("source_row"),
         pl.col("unit_id"),
-        *[e.alias(lvl) for lvl, e in hierarchy_exprs(mp)],
+        *[e.alias(lvl) for lvl, e in hierarchy_exprs(
+            mp, clean_columns(body_df, [c for lvl, src in mp.hierarchy
+                                        for c in mp.hier_cols.get(lvl, [src])]))],
         *([ut.alias("unit_type")] if ut is not None else []),
     ]
     base_names = ["source_file", "source_row", "unit_id", *hier,
