@@ -299,11 +299,11 @@ LONG_VOTES_MAX_ROWS = 6_000_000
 
 def materialise(m: Model, long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
     """Compute the model's frames once (one shared scan) and keep them in memory."""
-    wide = m.wide_votes
+    wide, sums = m.wide_frames(), m.row_sums()
     frames = [m.units, m.issues, m.published]
     frames += [w.frame for w in wide] if wide is not None else [m.votes]
-    if m.choice_sums is not None:
-        frames.append(m.choice_sums)
+    if sums is not None:
+        frames.append(sums)
     units, issues, published, *rest = pl.collect_all(frames)
     m.units, m.issues, m.published = units.lazy(), issues.lazy(), published.lazy()
     if wide is not None:
@@ -318,8 +318,10 @@ def materialise(m: Model, long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
             m.votes = m.votes.collect().lazy()
     else:
         m.votes, rest = rest[0].lazy(), rest[1:]
-    if rest:
-        m.choice_sums = rest[0].lazy()
+    m.choice_sums = rest[0].lazy() if rest else None
+    if wide is None:
+        m.wide_votes = None
+    m.votes_source = m.votes
     m._schema_cache.clear()
     return m
 

@@ -147,14 +147,31 @@ class Model:
     # Per unit of a single wide input: `contest`, `source_row`, `choices_sum` (Σ of the
     # non-empty choice cells) and `filled` (how many), computed at ingest from the row itself
     # so checks need not group the long votes table by unit; None when not known (long or
-    # several inputs, a model built by hand). It must describe `votes`: whoever changes the
-    # votes' numbers sets it to None.
+    # several inputs, a model built by hand). Read it with `row_sums()`, which stops offering
+    # it once `votes` is replaced.
     choice_sums: pl.LazyFrame | None = None
     # The same votes per contest in the file's own wide shape (see `WideVotes`), under the
-    # same rule as `choice_sums`: set at ingest for a single wide input, None otherwise, and
-    # set to None by whoever changes the votes.
+    # same rule as `choice_sums`: set at ingest for a single wide input, None otherwise; read
+    # with `wide_frames()`.
     wide_votes: list[WideVotes] | None = None
+    # The `votes` frame that `choice_sums` and `wide_votes` describe (set on creation): a
+    # model whose `votes` was replaced since (`replace(m, votes=…)`, `m.votes = …`) stops
+    # offering them (`row_sums()`, `wide_frames()` return None), so an edited table is never
+    # read through a stale shortcut.
+    votes_source: Any = field(default=None, repr=False, compare=False)
     _schema_cache: dict[str, pl.Schema] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.votes_source is None:
+            self.votes_source = self.votes
+
+    def row_sums(self) -> pl.LazyFrame | None:
+        """`choice_sums`, while `votes` is still the table it was computed from."""
+        return self.choice_sums if self.votes_source is self.votes else None
+
+    def wide_frames(self) -> list[WideVotes] | None:
+        """`wide_votes`, while `votes` is still the table they hold."""
+        return self.wide_votes if self.votes_source is self.votes else None
 
     def unit_columns(self) -> set[str]:
         """Column names of `units` (schema only, nothing is computed)."""
@@ -193,25 +210,27 @@ class Model:
 
     def wide(self, contest: str) -> WideVotes | None:
         """The wide votes of one contest, when the model has them."""
-        for w in self.wide_votes or ():
+        for w in self.wide_frames() or ():
             if w.contest == contest:
                 return w
         return None
 
     def contests_with_votes(self) -> list[str]:
         """The contests that have votes per choice, sorted."""
-        if self.wide_votes is not None:
-            return sorted({w.contest for w in self.wide_votes})
+        wide = self.wide_frames()
+        if wide is not None:
+            return sorted({w.contest for w in wide})
         return sorted(self.votes.select("contest").unique().collect()["contest"].to_list())
 
     def choice_totals(self) -> pl.LazyFrame:
         """Votes per contest and choice over all units (nulls ignored)."""
-        if self.wide_votes is not None:  # column sums of the wide frames: no long table
+        wide = self.wide_frames()
+        if wide is not None:  # column sums of the wide frames: no long table
             parts = [w.frame.select(pl.col(list(w.choices)).sum()).unpivot(
                 on=list(w.choices), variable_name="choice", value_name="votes")
                 .select(pl.lit(w.contest).alias("contest"), "choice",
                         pl.col("votes").cast(pl.Int64))
-                for w in self.wide_votes if w.choices]
+                for w in wide if w.choices]
             if parts:
                 return (pl.concat(parts).group_by("contest", "choice").agg(pl.col("votes").sum())
                         .sort("contest", "choice"))
@@ -242,11 +261,12 @@ def validate(model: Model) -> pl.DataFrame:
     # stations costs one polars filter (and no pandera import, ~1 s), not a row-wise pass.
     suspects: list[tuple[str, pl.DataFrame]] = []
     votes = model.votes
-    if model.wide_votes is not None:  # only the wide rows with a negative cell go long
-        parts = [w.frame.filter(pl.any_horizontal([pl.col(c) < 0 for c in w.choices]))
-                 for w in model.wide_votes if w.choices]
-        votes = pl.concat([replace(w, frame=p).long() for w, p in zip(
-            [w for w in model.wide_votes if w.choices], parts, strict=True)]) if parts else votes
+    wide = model.wide_frames()
+    if wide is not None:  # only the wide rows with a negative cell go long
+        with_choices = [w for w in wide if w.choices]
+        parts = [replace(w, frame=w.frame.filter(
+            pl.any_horizontal([pl.col(c) < 0 for c in w.choices]))).long() for w in with_choices]
+        votes = pl.concat(parts) if parts else votes
     for name, frame, cols in (
         ("units", model.units, ["contest", "unit_id", "source_row", *counts]),
         ("votes", votes, ["contest", "unit_id", "choice", "votes"]),

@@ -88,12 +88,13 @@ def unit_frame(m: Model) -> pl.LazyFrame:
         aggs.append(pl.col("votes").filter(pl.col("choice") == aa).sum().alias("__aa_sum"))
         aggs.append((pl.col("choice") == aa).any().alias("__aa_has"))
     key = unit_key(m)
-    if m.choice_sums is not None and not isinstance(aa, str) and "source_row" in key:
+    row_sums = m.row_sums()
+    if row_sums is not None and not isinstance(aa, str) and "source_row" in key:
         # Summed along each row at ingest (see `Model.choice_sums`): no group-by of the votes.
-        pre = m.choice_sums.select(
+        pre = row_sums.select(
             *key, pl.when(pl.col("filled") > 0).then(pl.col("choices_sum")).otherwise(None)
             .alias("choices_sum"), pl.lit(None, pl.Int64).alias("aa_choice"))
-        if key == ["source_row"] and in_memory(m.choice_sums):
+        if key == ["source_row"] and in_memory(row_sums):
             # one row per source row, in memory: a lookup by position, not a 10M-row join
             return attach(m.units, pre.collect(), "source_row", ["choices_sum", "aa_choice"],
                           how="left")

@@ -739,7 +739,8 @@ def decisive_margins(m: Model) -> list[Margin]:
 
 
 def _all_in_memory(m: Model, deep: bool) -> bool:
-    votes = [w.frame for w in m.wide_votes] if m.wide_votes is not None else [m.votes]
+    wide = m.wide_frames()
+    votes = [w.frame for w in wide] if wide is not None else [m.votes]
     frames = [m.units, *votes, *([m.published, m.issues] if deep else [])]
     return all(in_memory(f) for f in frames) and (
         not deep or all(p is not m and _all_in_memory(p, deep) for p in m.previous))

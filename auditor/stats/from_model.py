@@ -153,7 +153,7 @@ def _build(m: Model) -> list[StationData]:
         sel.append(pl.col("voters_by_afternoon").cast(pl.Int64).alias("_afternoon"))
     units = m.units.select(sel).collect()
     # a wide input's own rows hold the votes a column per choice already: no pivot
-    votes = None if m.wide_votes is not None else \
+    votes = None if m.wide_frames() is not None else \
         m.votes.select("contest", "unit_id", "choice", "votes").collect()
     out: list[StationData] = []
     for contest in sorted(units["contest"].unique().to_list()):

@@ -95,3 +95,15 @@ def test_station_data_is_the_same_from_wide_votes(wide_csv: Path) -> None:
         assert x.exclusions == y.exclusions and x.n_excluded == y.n_excluded > 0
         assert (x.unit_id == y.unit_id).all() and (x.votes == y.votes).all()
         assert (x.base == y.base).all() and (x.cast == y.cast).all()
+
+
+def test_replaced_votes_are_not_read_through_the_wide_shortcuts(wide_csv: Path) -> None:
+    m = prepare(load([wide_csv]))
+    assert m.wide_frames() is not None and m.row_sums() is not None
+    edited = replace(m, votes=m.votes.with_columns(pl.col("votes") * 2))
+    assert edited.wide_frames() is None and edited.row_sums() is None
+    assert edited.contests_with_votes() == ["national"]
+    doubled = edited.choice_totals().collect()["votes"].to_list()
+    assert doubled == [2 * v for v in m.choice_totals().collect()["votes"].to_list()]
+    m.votes = m.votes.with_columns(pl.col("votes") + 1)  # edited in place
+    assert m.wide_frames() is None and m.row_sums() is None
