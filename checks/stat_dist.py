@@ -86,14 +86,18 @@ def turnout_not_unimodal(m: Model) -> CheckOutput:
 
 
 def digit_reps(m: Model) -> int:
-    """Redraws of the digit tests' exact null (at most 200: each redraws every count)."""
+    """Redraws of the digit tests' exact null (at most 200: each redraws every count).
+
+    Used only below 2,000 stations of at least 10 voters; from there the null is the
+    normal approximation of the digit counts, whose 20,000 draws do not depend on ``--reps``.
+    """
     return min(200, reps_of(m))
 
 
 def null_text(dt: DigitTest) -> str:
     """How the calibrated null of one digit test was drawn, for the finding's message."""
     if dt.null == "normal":
-        return f"{dt.null_draws:,} draws of the normal approximation to binomial redraws"
+        return f"normal null of the digit counts, {dt.null_draws:,} draws"
     return f"{dt.null_draws:,} binomial redraws"
 
 
@@ -104,14 +108,20 @@ def digit_tests_check(m: Model) -> CheckOutput:
 
     What: for the counts ≥ 10 of each of the three leading choices, the χ² distance of their second digits
     from Benford's second-digit law (2BL) and of their last digits from uniform. The decision
-    uses the *calibrated* p-value: the same χ² compared with redraws of every count from a
-    binomial with the station's own size and rate (up to 200 replications), so the null is
-    this election's station sizes and shares, not the textbook law. The classic χ²₉ p-value
+    uses the *calibrated* p-value: the same χ² compared with its law when every count is
+    redrawn from a binomial with the station's own size and rate, so the null is this
+    election's station sizes and shares, not the textbook law. From 2,000 stations of at
+    least 10 voters that law is the normal approximation of the digit counts (exact
+    per-station digit probabilities, 20,000 seeded draws; `digit_tests(method="auto")`);
+    below, `min(200, --reps)` Monte-Carlo redraws of every station — `--reps` only matters
+    there. The message says which null was used. The classic χ²₉ p-value
     is shown beside it: on clean simulated elections it rejects most of the time
     (ElectionForensics.jl reports about 72 % for 2BL). Benjamini–Hochberg across all tests.
     Why it matters: invented numbers have human digit habits (too many 0s and 5s at the end);
     a calibrated test separates that from what station sizes alone produce.
-    Example: a leader's counts whose last digit is 0 or 5 in 30 % of stations instead of 20 %.
+    Example: a leader's counts whose last digit is 0 or 5 in 30 % of stations instead of 20 %;
+    with 3,000 stations the message reads "… more than chance at each station's own size and
+    rate allows (normal null of the digit counts, 20,000 draws): calibrated p …".
     """
     alpha = alpha_of(m)
     seed = seed_of(m)
@@ -122,7 +132,7 @@ def digit_tests_check(m: Model) -> CheckOutput:
             v = d.votes[:, j]
             # a count above its base (an arithmetic error, ARITH's business) has no binomial
             ok = (v >= 0) & (v <= d.base)
-            r = digit_tests(v[ok], d.base[ok], n_rep=reps, seed=seed + j)
+            r = digit_tests(v[ok], d.base[ok], n_rep=reps, seed=seed + j, method="auto")
             for kind, dt in (("second", r.second), ("last", r.last)):
                 if np.isfinite(dt.p_calibrated):
                     tests.append({"d": d, "choice": c, "kind": kind, "t": dt,
@@ -140,8 +150,8 @@ def digit_tests_check(m: Model) -> CheckOutput:
             continue
         ref = "Benford's second-digit law" if te["kind"] == "second" else "uniform last digits"
         msg = (f"{te['choice']}: the {te['kind']} digits of {dt.n:,} station counts (≥ 10) depart "
-               f"from {ref} by χ² = {dt.chi2:.1f}, more than {null_text(dt)} at each "
-               f"station's own size and rate produce: calibrated p {fmt_p(dt.p_calibrated)}, "
+               f"from {ref} by χ² = {dt.chi2:.1f}, more than chance at each station's own size "
+               f"and rate allows ({null_text(dt)}): calibrated p {fmt_p(dt.p_calibrated)}, "
                f"q {fmt_p(float(qv))} (textbook χ²₉ p {fmt_p(dt.p_classic)}, which assumes honest "
                f"counts follow {ref} — they need not).")
         rows.append({"contest": d.contest, "unit_id": None, "path": None, "choice": te["choice"],

@@ -200,15 +200,43 @@ def test_stat004_decides_on_the_calibrated_p_and_shows_the_classic_one() -> None
     assert rows.select("choice", "key").rows() == [("Alpha", "last-digit")]
     msg = rows["message"][0]
     assert "calibrated p" in msg and "textbook χ²₉ p" in msg
+    # 3,000 stations: the normal null of the digit counts, none of whose draws reaches the χ²
+    assert "(normal null of the digit counts, 20,000 draws)" in msg
     tests = out.summary["STAT004"]["tests"]
     alpha_last = next(t for t in tests if t["choice"] == "Alpha" and t["digit"] == "last")
-    assert rows["p_value"][0] == alpha_last["p_calibrated"] <= 1 / 201 + 1e-12
+    assert rows["p_value"][0] == alpha_last["p_calibrated"] == 1 / 20_001
+    # --reps does not enter that null
+    m = fixture_model("STAT004", "bad")
+    m.options["reps"] = 20
+    assert stat_dist.digit_tests_check(m).summary == out.summary | {
+        "STAT004": out.summary["STAT004"] | {"reps": 20}}
     # on the good example the textbook second-digit test rejects at 1 % while no calibrated one
     # passes BH
     good_out, _ = as_output(stat_dist.digit_tests_check(fixture_model("STAT004", "good")))
     good = good_out.summary["STAT004"]["tests"]
     assert any(t["digit"] == "second" and t["p_classic"] < 0.01 for t in good)
     assert all(t["q_value"] > 0.05 for t in good)
+
+
+def test_stat004_below_2000_stations_redraws_reps_times() -> None:
+    # 1,200 stations, the leader's count rounded down to a multiple of 5 in 40 % of them
+    d = from_simulation(simulate_election(1200, 8, seed=7), seed=7)
+    v = d.votes.copy()
+    idx = np.random.default_rng(7).choice(d.n, 480, replace=False)
+    v[idx, 0] = v[idx, 0] // 5 * 5
+    _, rows = as_output(stat_dist.digit_tests_check(to_model(replace(d, votes=v), reps=200)))
+    assert rows.select("choice", "key").rows() == [("A", "last-digit")]
+    assert "(200 binomial redraws)" in rows["message"][0]
+    assert rows["p_value"][0] == 1 / 201
+    # there --reps sets the redraws (and the finest p-value: 1/51 does not survive BH)
+    out50, rows50 = as_output(stat_dist.digit_tests_check(to_model(replace(d, votes=v), reps=50)))
+    assert rows50.height == 0
+    a_last = next(t for t in out50.summary["STAT004"]["tests"]
+                  if t["choice"] == "A" and t["digit"] == "last")
+    assert a_last["p_calibrated"] == 1 / 51
+    # the same election unrounded: nothing
+    _, clean = as_output(stat_dist.digit_tests_check(to_model(d, reps=200)))
+    assert clean.height == 0
 
 
 def test_stat005_flags_only_the_stuffed_stations_with_reasons() -> None:
