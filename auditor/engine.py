@@ -96,20 +96,24 @@ def _unit_context(m: Model, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
     """Path, source file and source row of the units named in findings (one bulk lookup)."""
     if not keys:
         return {}
-    ids = sorted({u for _, u in keys})
+    ids = pl.Series(sorted({u for _, u in keys}), dtype=pl.String)
     cols = m.unit_columns()
-    want = ["contest", "unit_id", *[h for h in m.hierarchy if h in cols]]
-    want += [c for c in ("source_file", "source_row") if c in cols]
-    df = m.units.select(want).filter(pl.col("unit_id").is_in(ids)).collect()
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in df.iter_rows(named=True):
-        path = " / ".join(str(r[h]) for h in m.hierarchy if h in r and r[h] is not None)
-        out[(r["contest"], r["unit_id"])] = {
-            "path": path or None,
-            "source_file": r.get("source_file"),
-            "source_row": r.get("source_row"),
-        }
-    return out
+    hier = [h for h in m.hierarchy if h in cols]
+    src = [c for c in ("source_file", "source_row") if c in cols]
+    # The path ("region / district") is joined by polars, not a Python loop per unit.
+    path = (pl.concat_str([pl.col(h).cast(pl.String) for h in hier], separator=" / ",
+                          ignore_nulls=True) if hier else pl.lit(None, pl.String))
+    df = (m.units.filter(pl.col("unit_id").is_in(ids.implode()))
+          .select("contest", "unit_id", pl.when(path != "").then(path).alias("path"), *src)
+          .collect())
+    blank = [None] * df.height
+    return {
+        (c, u): {"path": p, "source_file": f, "source_row": r}
+        for c, u, p, f, r in zip(
+            df["contest"].to_list(), df["unit_id"].to_list(), df["path"].to_list(),
+            df["source_file"].to_list() if "source_file" in src else blank,
+            df["source_row"].to_list() if "source_row" in src else blank, strict=True)
+    }
 
 
 def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Finding]:
@@ -125,52 +129,52 @@ def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Findin
     }
     ctx = _unit_context(m, need)
     files = [i.path for i in m.inputs]
+    one_file = files[0] if len(files) == 1 else None
+    code, name, family = spec.code, spec.name, spec.family
+    severity, certainty, template = spec.severity, spec.certainty, spec.message
+    no_ctx: dict[str, Any] = {}
     out: list[Finding] = []
     for r in rows:
-        contest = r.get("contest")
-        unit_id = r.get("unit_id")
-        c = ctx.get((str(contest or ""), str(unit_id)), {}) if unit_id is not None else {}
-        path = r.get("path") or c.get("path")
-        src_file = r.get("source_file", c.get("source_file"))
+        get = r.get
+        contest, unit_id, choice, key = get("contest"), get("unit_id"), get("choice"), get("key")
+        contest_s = None if contest is None else str(contest)
+        unit_s = None if unit_id is None else str(unit_id)
+        choice_s = None if choice is None else str(choice)
+        key_s = None if key is None else str(key)
+        c = ctx.get((contest_s or "", unit_s), no_ctx) if unit_s is not None else no_ctx
+        path = get("path") or c.get("path")
+        src_file = r["source_file"] if "source_file" in r else c.get("source_file")
         if isinstance(src_file, int) and 0 <= src_file < len(files):
             src_file = files[src_file]
-        elif src_file is None and len(files) == 1:
-            src_file = files[0]
-        src_row = r.get("source_row", c.get("source_row"))
+        elif src_file is None:
+            src_file = one_file
+        src_row = get("source_row")
         if src_row is None:
             src_row = c.get("source_row")
-        choice = r.get("choice")
-        key = r.get("key")
-        full = {"path": path, **r}
-        va = r.get("votes_affected")
+        msg = get("message")
+        va = get("votes_affected")
         out.append(
             Finding(
-                code=spec.code,
-                name=spec.name,
-                family=spec.family,
-                severity=r.get("severity") or spec.severity,  # type: ignore[arg-type]
-                certainty=spec.certainty,  # type: ignore[arg-type]
-                message=format_message(spec.message, full),
-                contest=None if contest is None else str(contest),
-                unit_id=None if unit_id is None else str(unit_id),
+                code=code,
+                name=name,
+                family=family,
+                severity=get("severity") or severity,  # type: ignore[arg-type]
+                certainty=certainty,  # type: ignore[arg-type]
+                message=str(msg) if msg else format_message(template, {"path": path, **r}),
+                contest=contest_s,
+                unit_id=unit_s,
                 path=path,
-                choice=None if choice is None else str(choice),
-                observed=_as_float(r.get("observed")),
-                expected=_as_float(r.get("expected")),
-                delta=_as_float(r.get("delta")),
-                p_value=_as_float(r.get("p_value")),
-                q_value=_as_float(r.get("q_value")),
+                choice=choice_s,
+                observed=_as_float(get("observed")),
+                expected=_as_float(get("expected")),
+                delta=_as_float(get("delta")),
+                p_value=_as_float(get("p_value")),
+                q_value=_as_float(get("q_value")),
                 votes_affected=None if va is None else round(float(va)),
                 source_file=None if src_file is None else str(src_file),
                 source_row=None if src_row is None else int(src_row),
-                key=None if key is None else str(key),
-                fingerprint=fingerprint_of(
-                    spec.code,
-                    None if contest is None else str(contest),
-                    None if unit_id is None else str(unit_id),
-                    None if choice is None else str(choice),
-                    None if key is None else str(key),
-                ),
+                key=key_s,
+                fingerprint=fingerprint_of(code, contest_s, unit_s, choice_s, key_s),
             )
         )
     return out
