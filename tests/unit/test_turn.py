@@ -289,3 +289,33 @@ def test_compare_matches_the_window_reference_at_every_level() -> None:
         assert got.select(want.columns).equals(want), hier
         assert set(got["level"]) >= ({"district", "region", "national"} if len(hier) == 2
                                      else set())
+
+
+def test_groups_and_outliers_do_not_depend_on_the_order_of_the_rows() -> None:
+    # Listed district by district, the groups are read from runs of equal keys; shuffled,
+    # they are hashed. Either way: numbered in order of first appearance, same findings.
+    units: list[dict[str, Any]] = []
+    for name, region, n in (("Big", "R1", 60), ("S1", "R1", 4), ("S2", "R1", 7),
+                            (None, "R1", 25), ("Mid", "R3", 30)):
+        for i, u in enumerate(district(n, name=str(name), region=region)):
+            u.update(contest="c", district=name,
+                     unit_type="abroad" if i % 9 == 4 else "regular")
+            units.append(u)
+    units[3]["ballots_cast"] = 990
+    units[20]["invalid"] = 90
+    listed = pl.DataFrame(units).sort("region", "district", "unit_type", nulls_last=True,
+                                      maintain_order=True)
+    shuffled = listed.sample(fraction=1.0, shuffle=True, seed=3)
+    keys = ["contest", "unit_type", "region", "district"]
+    assert turn._runs(listed, keys) is not None
+    assert turn._runs(shuffled, keys) is None
+    found = []
+    for df in (listed, shuffled):
+        first: dict[tuple[Any, ...], int] = {}
+        want = [first.setdefault(k, len(first)) for k in df.select(keys).iter_rows()]
+        assert turn.comparison_groups(df, ["region", "district"])["__g"].to_list() == want
+        fs = codes(model(df.drop("contest").to_dicts()), "TURN002")
+        found.append(sorted((f.unit_id, f.key, f.message) for f in fs))
+    assert found[0] == found[1]
+    assert {(u, k) for u, k, _ in found[0]} >= {("Big-3", "turnout"),
+                                                 ("Big-20", "invalid_share")}
