@@ -151,6 +151,8 @@ _RUN_PROBE, _RUN_MIN_MEAN = 4096, 4
 # The engine of the group statistics: the in-memory one takes the contiguous slices of a
 # sorted key (`_by_group`), up to four times as fast as the streaming one on large groups.
 _ENGINE: Final = "in-memory"
+# Above this many units TURN002 compares its measures one at a time (`rate_outlier`).
+ONE_PASS_MAX_UNITS = 2_000_000
 
 
 def _group_stats(d: pl.LazyFrame, key: str, *extra: pl.Expr) -> pl.LazyFrame:
@@ -192,6 +194,32 @@ def _runs(df: pl.DataFrame, keys: list[str]) -> pl.Series | None:
     return (starts.cum_sum() - 1).alias("__g")
 
 
+def _dense(s: pl.Series) -> pl.Series:
+    """`s` renumbered 0, 1, 2, … in the order its values first appear (null is a value)."""
+    s = s.fill_null(-1)
+    seen = s.unique(maintain_order=True)
+    return s.replace_strict(seen, pl.int_range(seen.len(), eager=True), return_dtype=pl.Int64)
+
+
+def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
+    """The groups of the rows by `keys`, numbered in the order they first appear.
+
+    Each key becomes small integers first (text by its categorical code), and the keys are
+    folded in one at a time, renumbered at each step so the numbers stay below rows²: a few
+    hash maps of distinct values and integer columns, where a window over the keys held
+    half a gigabyte of row-encoded keys at 10M units.
+    """
+    out: pl.Series | None = None
+    for k in keys:
+        col = df[k]
+        if col.dtype != pl.String:
+            col = col.cast(pl.String)
+        ids = _dense(col.cast(pl.Categorical).to_physical().cast(pl.Int64))
+        out = ids if out is None else _dense(out * (ids.len() + 1) + ids)
+    assert out is not None
+    return out.alias("__g")
+
+
 def comparison_groups(df: pl.DataFrame, hierarchy: list[str]) -> pl.DataFrame:
     """`df` with `__g`, an integer naming the unit's lowest comparison group (contest, unit
     type and every hierarchy level): 0, 1, 2, … in the order the groups first appear.
@@ -209,11 +237,7 @@ def comparison_groups(df: pl.DataFrame, hierarchy: list[str]) -> pl.DataFrame:
     if g is None and not keys:
         g = pl.zeros(df.height, pl.Int64, eager=True).alias("__g")
     elif g is None:
-        first = pl.col("__i").first().over(keys)  # the row of the group's first unit
-        g = (df.lazy().select(keys).with_row_index("__i").with_columns(first.alias("__f"))
-             .select(((pl.col("__f") == pl.col("__i")).cum_sum() - 1)
-                     .gather(pl.col("__f")).alias("__g"))
-             .collect(engine="in-memory").to_series())
+        g = _first_seen_ids(df, keys)
     return df.with_columns(g)
 
 
@@ -469,10 +493,17 @@ def rate_outlier(m: Model) -> CheckOutput:
     rates = comparison_groups(rates, hier)
     measures = [(measure, how) for measure in ("turnout", "invalid_share")
                 if (how := _outliers(rates, measure)) is not None]
-    compared, more = _compare_units(rates, hier, [how[:3] for _, how in measures])
     _, names = _levels(hier)
-    flagged = pl.collect_all([d.filter(how[3] >= z_cut(z0, pl.col("n"))).with_columns(more)
-                              for d, (_, how) in zip(compared, measures, strict=True)])
+    # Both measures in one pass, or one after the other for a large table (the rows of the
+    # statistics take ~36 bytes a unit and measure: at 10M units the pass at once needed
+    # 1.5 GB above the model, one at a time half of it). The findings are the same.
+    batches = [measures] if rates.height <= ONE_PASS_MAX_UNITS else [[x] for x in measures]
+    flagged: list[pl.DataFrame] = []
+    for batch in batches:
+        compared, more = _compare_units(rates, hier, [how[:3] for _, how in batch])
+        flagged += pl.collect_all([d.filter(how[3] >= z_cut(z0, pl.col("n"))).with_columns(more)
+                                   for d, (_, how) in zip(compared, batch, strict=True)])
+        del compared, more
     # Only the flagged units' keys are copied.
     frames = [
         f.select(pl.lit(rates["contest"]).gather(pl.col("__i")).alias("contest"),

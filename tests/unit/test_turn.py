@@ -291,7 +291,7 @@ def test_compare_matches_the_window_reference_at_every_level() -> None:
                                      else set())
 
 
-def test_groups_and_outliers_do_not_depend_on_the_order_of_the_rows() -> None:
+def _listed_and_shuffled() -> list[Any]:
     # Listed district by district, the groups are read from runs of equal keys; shuffled,
     # they are hashed. Either way: numbered in order of first appearance, same findings.
     units: list[dict[str, Any]] = []
@@ -319,3 +319,23 @@ def test_groups_and_outliers_do_not_depend_on_the_order_of_the_rows() -> None:
     assert found[0] == found[1]
     assert {(u, k) for u, k, _ in found[0]} >= {("Big-3", "turnout"),
                                                  ("Big-20", "invalid_share")}
+    return found[0]
+
+
+def test_groups_and_outliers_do_not_depend_on_the_order_of_the_rows() -> None:
+    assert len(_listed_and_shuffled()) >= 2
+
+
+def test_large_tables_compare_one_measure_at_a_time_with_the_same_findings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    both = _listed_and_shuffled()
+    monkeypatch.setattr(turn, "ONE_PASS_MAX_UNITS", 0)
+    assert _listed_and_shuffled() == both
+
+
+def test_first_seen_ids_number_groups_in_order_of_appearance_with_nulls_as_a_group() -> None:
+    df = pl.DataFrame({"a": ["x", "y", None, "x", "y", None, "z"],
+                       "b": [1, 2, 3, 1, 5, 3, None]})
+    assert turn._first_seen_ids(df, ["a"]).to_list() == [0, 1, 2, 0, 1, 2, 3]
+    assert turn._first_seen_ids(df, ["a", "b"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
+    assert turn._first_seen_ids(df, ["b", "a"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
