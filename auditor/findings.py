@@ -99,13 +99,34 @@ class Finding:
     fingerprint: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """The finding as a JSON-ready mapping with NaN/inf replaced by None."""
-        # Built field by field: dataclasses.asdict deep-copies and costs ~0.1 ms a finding.
-        d = {k: getattr(self, k) for k in FINDING_FIELDS if k != "family"}
-        d = {"code": d.pop("code"), "name": d.pop("name"), "family": self.family, **d}
-        for k in ("observed", "expected", "delta", "p_value", "q_value"):
-            d[k] = _clean_number(d[k])
-        return d
+        """The finding as a JSON-ready mapping with NaN/inf replaced by None.
+
+        Keys in the order of `FINDING_FIELDS` (a test checks it): one dict literal, as
+        dataclasses.asdict deep-copies and costs ~0.1 ms a finding.
+        """
+        c = _clean_number
+        return {
+            "code": self.code,
+            "name": self.name,
+            "family": self.family,
+            "severity": self.severity,
+            "certainty": self.certainty,
+            "message": self.message,
+            "contest": self.contest,
+            "unit_id": self.unit_id,
+            "path": self.path,
+            "choice": self.choice,
+            "observed": c(self.observed),
+            "expected": c(self.expected),
+            "delta": c(self.delta),
+            "p_value": c(self.p_value),
+            "q_value": c(self.q_value),
+            "votes_affected": self.votes_affected,
+            "source_file": self.source_file,
+            "source_row": self.source_row,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+        }
 
     def sort_key(self) -> tuple[Any, ...]:
         """Stable order: worst first, then code, contest, unit, choice, key."""
@@ -259,6 +280,10 @@ def finite(x: Any) -> Any:
     return x
 
 
+# One encoder for every compact dump (`json.dumps` with options builds a new one per call).
+_COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
 def dumps_json(run: AuditRun) -> str:
     """Deterministic JSON text of a run (sorted findings, fixed key order, trailing newline).
 
@@ -271,15 +296,12 @@ def dumps_json(run: AuditRun) -> str:
     doc["findings"] = "\x00findings"
     doc["figures"] = "\x00figures"
     head = json.dumps(doc, ensure_ascii=False, indent=1, allow_nan=False)
-
-    def compact(x: Any) -> str:
-        return json.dumps(x, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
     try:  # figure data are long lists of numbers: walk them only when one is NaN or inf
-        fig_text = compact(figures)
+        fig_text = _COMPACT.encode(figures)
     except ValueError:
-        fig_text = compact(finite(figures))
-    body = "[\n" + ",\n".join(compact(f) for f in findings) + "\n ]" if findings else "[]"
+        fig_text = _COMPACT.encode(finite(figures))
+    body = ("[\n" + ",\n".join(_COMPACT.encode(f) for f in findings) + "\n ]" if findings
+            else "[]")
     head = head.replace('"\\u0000findings"', body, 1)
     head = head.replace('"\\u0000figures"', fig_text, 1)
     return head + "\n"
@@ -307,13 +329,17 @@ def dumps_csv(run: AuditRun) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(FINDING_FIELDS)
+    rows = []
     for f in sorted(run.findings, key=Finding.sort_key):
-        d = f.to_dict()
         row = []
-        for k in FINDING_FIELDS:
-            v = d[k]
-            row.append("" if v is None else neutralise_cell(str(v)))
-        w.writerow(row)
+        for v in f.to_dict().values():  # in the order of FINDING_FIELDS
+            if v is None:
+                row.append("")
+            else:
+                text = str(v)
+                row.append(neutralise_cell(text) if text.startswith(_FORMULA_START) else text)
+        rows.append(row)
+    w.writerows(rows)
     return buf.getvalue()
 
 

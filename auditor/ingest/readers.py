@@ -18,6 +18,8 @@ from pathlib import Path
 
 import polars as pl
 
+from auditor import prefetch
+
 ROW = "__row"
 SAMPLE_BYTES = 1 << 20
 
@@ -45,7 +47,10 @@ class RawTable:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, streamed."""
+    """SHA-256 of a file's bytes, streamed (or taken from `auditor.prefetch`)."""
+    done = prefetch.sha256(path)
+    if done is not None:
+        return done
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -301,7 +306,7 @@ def read_zip(path: Path, member: str | None = None, encoding: str | None = None,
             listing = ", ".join(i.filename for i in names) or "nothing"
             raise InputError(f"{path}: no CSV inside the zip (it holds {listing}).")
         info = max(cands, key=lambda i: i.file_size)
-        data = zf.read(info)
+        data = prefetch.zip_member(path, info.filename) or zf.read(info)
     raw = _csv_from_bytes(data, str(path), encoding, delimiter, "csv+zip", sha, info.filename,
                           skip_rows)
     raw.notes.append(f"read member {info.filename} of the zip")
