@@ -116,60 +116,74 @@ def _unit_context(m: Model, keys: set[tuple[str, str]]) -> dict[tuple[str, str],
     }
 
 
+def _column(df: pl.DataFrame, name: str) -> list[Any]:
+    """A column as a Python list, or Nones where the check did not give it."""
+    return df[name].to_list() if name in df.columns else [None] * df.height
+
+
 def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Finding]:
-    """Turn a check's violating rows into findings with context and fingerprints."""
+    """Turn a check's violating rows into findings with context and fingerprints.
+
+    Column by column (a Python list each) rather than row by row as dicts: thousands of
+    findings (2,510 TURN001 rows on Russia 2018) are made in a single pass with no lookup.
+    """
     if df.height == 0:
         return []
-    rows = df.to_dicts()
-    need = {
-        (str(r.get("contest") or ""), str(r["unit_id"]))
-        for r in rows
-        if r.get("unit_id") is not None
-        and (r.get("path") is None or r.get("source_row") is None)
-    }
+    n = df.height
+    contests, units, paths, rows_ = (_column(df, c) for c in
+                                     ("contest", "unit_id", "path", "source_row"))
+    need = {(str(c or ""), str(u)) for c, u, p, r in zip(contests, units, paths, rows_,
+                                                          strict=True)
+            if u is not None and (p is None or r is None)}
     ctx = _unit_context(m, need)
     files = [i.path for i in m.inputs]
     one_file = files[0] if len(files) == 1 else None
+    has_file = "source_file" in df.columns
+    src_files = _column(df, "source_file")
     code, name, family = spec.code, spec.name, spec.family
     severity, certainty, template = spec.severity, spec.certainty, spec.message
+    severities, choices, keys, messages, affected = (
+        _column(df, c) for c in ("severity", "choice", "key", "message", "votes_affected"))
+    numbers = [[_as_float(v) for v in _column(df, c)]
+               for c in ("observed", "expected", "delta", "p_value", "q_value")]
     no_ctx: dict[str, Any] = {}
     out: list[Finding] = []
-    for r in rows:
-        get = r.get
-        contest, unit_id, choice, key = get("contest"), get("unit_id"), get("choice"), get("key")
+    for i in range(n):
+        contest, unit_id, choice, key = contests[i], units[i], choices[i], keys[i]
         contest_s = None if contest is None else str(contest)
         unit_s = None if unit_id is None else str(unit_id)
         choice_s = None if choice is None else str(choice)
         key_s = None if key is None else str(key)
         c = ctx.get((contest_s or "", unit_s), no_ctx) if unit_s is not None else no_ctx
-        path = get("path") or c.get("path")
-        src_file = r["source_file"] if "source_file" in r else c.get("source_file")
+        path = paths[i] or c.get("path")
+        src_file = src_files[i] if has_file else c.get("source_file")
         if isinstance(src_file, int) and 0 <= src_file < len(files):
             src_file = files[src_file]
         elif src_file is None:
             src_file = one_file
-        src_row = get("source_row")
+        src_row = rows_[i]
         if src_row is None:
             src_row = c.get("source_row")
-        msg = get("message")
-        va = get("votes_affected")
+        msg = messages[i]
+        va = affected[i]
         out.append(
             Finding(
                 code=code,
                 name=name,
                 family=family,
-                severity=get("severity") or severity,  # type: ignore[arg-type]
+                severity=severities[i] or severity,  # type: ignore[arg-type]
                 certainty=certainty,  # type: ignore[arg-type]
-                message=str(msg) if msg else format_message(template, {"path": path, **r}),
+                message=str(msg) if msg else format_message(
+                    template, {"path": path, **df.row(i, named=True)}),
                 contest=contest_s,
                 unit_id=unit_s,
                 path=path,
                 choice=choice_s,
-                observed=_as_float(get("observed")),
-                expected=_as_float(get("expected")),
-                delta=_as_float(get("delta")),
-                p_value=_as_float(get("p_value")),
-                q_value=_as_float(get("q_value")),
+                observed=numbers[0][i],
+                expected=numbers[1][i],
+                delta=numbers[2][i],
+                p_value=numbers[3][i],
+                q_value=numbers[4][i],
                 votes_affected=None if va is None else round(float(va)),
                 source_file=None if src_file is None else str(src_file),
                 source_row=None if src_row is None else int(src_row),
