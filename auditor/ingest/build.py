@@ -184,6 +184,10 @@ def hierarchy_exprs(mp: Mapping, clean: frozenset[str] = frozenset()) -> list[tu
     return out
 
 
+# From this many rows `_build_wide` looks for text columns that need no stripping.
+CLEAN_SCAN_MIN_ROWS = 1_000_000
+
+
 def clean_columns(df: pl.DataFrame, cols: list[str]) -> frozenset[str]:
     """The text columns of `df` among `cols` that `clean_text` would leave as they are: no
     cell with leading or trailing white space and no empty cell (one scan, no copy)."""
@@ -294,10 +298,11 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         lf_df = lf_df.with_columns(
             [parse_float(numeric[n], th, dec).alias(n) for n in quick if miss[n]])
         exact |= {n for n in quick if not miss[n]}
-    # Ids and hierarchy from the text columns as they are where no cell needs stripping (one
-    # scan; at 10M stations the copies cost 0.7 s and 0.3 GB).
+    # Ids and hierarchy from the text columns as they are where no cell needs stripping: the
+    # scan costs about what stripping does, but at 10M stations the copies held 0.3 GB more.
     hier_src = [c for lvl, src in mp.hierarchy for c in mp.hier_cols.get(lvl, [src])]
-    clean = clean_columns(lf_df, [*mp.key, *(mp.key_fill or {}).values(), *hier_src])
+    clean = clean_columns(lf_df, [*mp.key, *(mp.key_fill or {}).values(), *hier_src]) \
+        if lf_df.height >= CLEAN_SCAN_MIN_ROWS else frozenset()
     lf_df = lf_df.with_columns(has_data.alias("__has_data"),
                                _unit_id_expr(mp.key, mp.key_fill, clean).alias("unit_id"))
     lf = lf_df.lazy()

@@ -247,3 +247,32 @@ def test_every_builtin_profile_loads() -> None:
             "ru-evoting-2024", "kg-kloop-2020", "ge-cec-2024", "de-ew24", "de-bw-btw25",
             "openelections", "nist"} <= names
     assert load_profile("ge-cec-2024").rules["extra_registered"] == ["registered_extra"]
+
+
+def test_text_columns_that_need_no_stripping_give_the_same_ids_and_hierarchy(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    build = importlib.import_module("auditor.ingest.build")  # the package re-exports `build()`
+    df = pl.DataFrame({
+        "region": ["North", "North", " South", "South", "East"],   # one cell to strip
+        "district": ["D1", "D2", "D3", "D3", "D9"],                 # clean
+        "station": ["1", "2", "3", "4 ", "5"],                      # one cell to strip
+        "registered": [100, 200, 300, 400, 500], "ballots_cast": [50, 60, 70, 80, 90],
+        "valid": [48, 58, 68, 78, 88], "invalid": [2, 2, 2, 2, 2],
+        "Alpha": [20, 30, 40, 50, 60], "Beta": [28, 28, 28, 28, 28]})
+    path = tmp_path / "s.csv"
+    df.write_csv(path)
+    assert build.clean_columns(df, ["region", "district", "station", "valid"]) == {"district"}
+    assert build.clean_columns(df.with_columns(pl.lit("").alias("district")), ["district"]) \
+        == frozenset()
+
+    def units() -> pl.DataFrame:
+        return load([path]).units.select("unit_id", "region", "district").collect()
+
+    stripped = units()
+    monkeypatch.setattr(build, "CLEAN_SCAN_MIN_ROWS", 0)
+    assert units().equals(stripped)
+    assert stripped["unit_id"].to_list() == ["North/D1/1", "North/D2/2", "South/D3/3",
+                                             "South/D3/4", "East/D9/5"]
+    assert stripped["region"].to_list()[2] == "South"
