@@ -195,27 +195,35 @@ def _runs(df: pl.DataFrame, keys: list[str]) -> pl.Series | None:
 
 
 def _dense(s: pl.Series) -> pl.Series:
-    """`s` renumbered 0, 1, 2, … in the order its values first appear (null is a value)."""
-    s = s.fill_null(-1)
+    """`s` (integers) renumbered 0, 1, 2, … in the order its values first appear (null is a
+    value). Over a compact range the new numbers are a lookup table gathered by position,
+    else a hash map of the distinct values."""
+    s = s.cast(pl.Int64).fill_null(-1)
     seen = s.unique(maintain_order=True)
-    return s.replace_strict(seen, pl.int_range(seen.len(), eager=True), return_dtype=pl.Int64)
+    rank = pl.int_range(seen.len(), dtype=pl.Int64, eager=True)
+    lo, hi = int(seen.min()), int(seen.max())  # type: ignore[arg-type]
+    if hi - lo <= 4 * s.len() + 1024:
+        lut = pl.zeros(hi - lo + 1, pl.Int64, eager=True).scatter(seen - lo, rank)
+        return lut.gather(s - lo)
+    return s.replace_strict(seen, rank, return_dtype=pl.Int64)
 
 
 def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
     """The groups of the rows by `keys`, numbered in the order they first appear.
 
     Each key becomes small integers first (text by its categorical code), and the keys are
-    folded in one at a time, renumbered at each step so the numbers stay below rows²: a few
-    hash maps of distinct values and integer columns, where a window over the keys held
-    half a gigabyte of row-encoded keys at 10M units.
+    folded in one at a time, renumbered at each step so the numbers stay below rows²: small
+    lookup tables and integer columns, where a window over the keys held half a gigabyte of
+    row-encoded keys at 10M units.
     """
     out: pl.Series | None = None
     for k in keys:
         col = df[k]
         if col.dtype != pl.String:
             col = col.cast(pl.String)
-        ids = _dense(col.cast(pl.Categorical).to_physical().cast(pl.Int64))
-        out = ids if out is None else _dense(out * (ids.len() + 1) + ids)
+        ids = _dense(col.cast(pl.Categorical).to_physical())
+        width = int(ids.max() or 0) + 1  # type: ignore[arg-type]
+        out = ids if out is None else _dense(out * width + ids)
     assert out is not None
     return out.alias("__g")
 
