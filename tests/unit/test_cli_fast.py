@@ -123,20 +123,6 @@ def test_fast_and_typer_paths_write_the_same(tmp_path: Path,
         assert (a / name).read_bytes() == (b / name).read_bytes()
 
 
-def test_audit_imports_no_typer(tmp_path: Path) -> None:
-    src = tmp_path / "e.csv"
-    generate(n_stations=50, seed=2).write_csv(src)
-    code = (
-        "import sys\nfrom auditor.cli import main\n"
-        f"rc = main(['audit', {str(src)!r}, '--out', {str(tmp_path / 'o')!r}, '--format', "
-        "'json', '-q', '--only', 'ARITH'])\n"
-        "print(rc, *(m in sys.modules for m in ('typer', 'click', 'pydantic')))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, check=True).stdout.split()
-    assert out == ["0", "False", "False", "False"]
-
-
 def test_entry_point_exits_with_the_audit_code(tmp_path: Path) -> None:
     src = tmp_path / "e.csv"
     generate(n_stations=50, seed=2).write_csv(src)

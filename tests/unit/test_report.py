@@ -352,7 +352,7 @@ def test_malformed_figure_costs_only_that_figure() -> None:
     assert html.count("A figure could not be drawn from its data (fingerprint: ") == 1
 
 
-def test_json_only_audit_imports_neither_plotly_nor_jinja(tmp_path: Path) -> None:
+def test_json_only_audit_imports_neither_plotly_jinja_nor_typer(tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -362,11 +362,12 @@ def test_json_only_audit_imports_neither_plotly_nor_jinja(tmp_path: Path) -> Non
         "import sys\nfrom auditor.cli import main\n"
         f"rc = main(['audit', {str(src)!r}, '--out', {str(tmp_path / 'o')!r}, '--format', "
         "'json', '--quiet', '--fail-on', 'never', '--only', 'ARITH'])\n"
-        "print(rc, 'plotly' in sys.modules, 'jinja2' in sys.modules)\n"
+        "print(rc, *(m in sys.modules for m in ('plotly', 'jinja2', 'typer', 'click', "
+        "'pydantic')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.split()
-    assert out == ["0", "False", "False"]
+    assert out == ["0", "False", "False", "False", "False", "False"]
     doc = json.loads((tmp_path / "o" / "findings.json").read_text("utf-8"))
     assert doc["figures"]["turnout_hist"]["n"] == 200
     assert not (tmp_path / "o" / "report.html").exists()
