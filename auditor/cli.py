@@ -192,7 +192,7 @@ def audit(
     z: Annotated[float | None, typer.Option(help="Robust z threshold for outliers.")] = None,
     alpha: Annotated[float, typer.Option(help="False-discovery level of statistical checks.")] = 0.05,
     seed: Annotated[int, typer.Option(help="Seed of the Monte-Carlo nulls.")] = 0,
-    reps: Annotated[int, typer.Option(help="Monte-Carlo replications.")] = 1000,
+    reps: Annotated[int, typer.Option(help="Monte-Carlo replications (STAT004 redraws: at most 200, and only below 2,000 stations).")] = 1000,
     history: Annotated[list[Path] | None, typer.Option(
         help="A previous election's file (repeat for several).", metavar="FILE")] = None,
     lang: Annotated[str, typer.Option(help="Report language: en|ru.")] = "en",
