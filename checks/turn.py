@@ -151,7 +151,9 @@ _RUN_PROBE, _RUN_MIN_MEAN = 4096, 4
 # The engine of the group statistics: the in-memory one takes the contiguous slices of a
 # sorted key (`_by_group`), up to four times as fast as the streaming one on large groups.
 _ENGINE: Final = "in-memory"
-# Above this many units TURN002 compares its measures one at a time (`rate_outlier`).
+# Above this many units TURN002 spends time to save memory: its groups are numbered by
+# folded codes (`_first_seen_ids`) rather than a window over the keys, and its measures are
+# compared one at a time (`rate_outlier`).
 ONE_PASS_MAX_UNITS = 2_000_000
 
 
@@ -244,6 +246,12 @@ def comparison_groups(df: pl.DataFrame, hierarchy: list[str]) -> pl.DataFrame:
     g = _runs(df, keys)
     if g is None and not keys:
         g = pl.zeros(df.height, pl.Int64, eager=True).alias("__g")
+    elif g is None and df.height <= ONE_PASS_MAX_UNITS:
+        first = pl.col("__i").first().over(keys)  # the row of the group's first unit
+        g = (df.lazy().select(keys).with_row_index("__i").with_columns(first.alias("__f"))
+             .select(((pl.col("__f") == pl.col("__i")).cum_sum() - 1)
+                     .gather(pl.col("__f")).cast(pl.Int64).alias("__g"))
+             .collect(engine="in-memory").to_series())
     elif g is None:
         g = _first_seen_ids(df, keys)
     return df.with_columns(g)
