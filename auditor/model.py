@@ -7,6 +7,9 @@
   election under the standard names of `COUNT_COLUMNS` (absent ones are absent, never zero).
 - `votes`: `contest`, `unit_id`, `choice`, `votes` (Int64, null where the cell was empty or
   unreadable), optional breakdown columns (e.g. `election_day`, `absentee`), `source_row`.
+  For a single wide input (one column per choice) the same votes are also kept in the
+  file's own shape (`wide_votes`, see `WideVotes`), and `votes` is a lazy view of them:
+  readers that need every unit's votes (figures, STAT, TURN005, SEAT) read the wide rows.
 - `published`: figures the source itself states, kept apart because checking them is a check:
   `contest`, `level` (hierarchy level or "total"/"unit"), `unit_id` (None for national),
   `choice` (None for a unit-level measure), `measure` (one of `PUBLISHED_MEASURES` or a count
