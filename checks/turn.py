@@ -218,15 +218,15 @@ def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
     lookup tables and integer columns, where a window over the keys held half a gigabyte of
     row-encoded keys at 10M units.
     """
-    out: pl.Series | None = None
-    for k in keys:
-        col = df[k]
-        if col.dtype != pl.String:
-            col = col.cast(pl.String)
-        ids = _dense(col.cast(pl.Categorical).to_physical())
+    def codes(k: str) -> pl.Series:
+        col = df[k] if df[k].dtype == pl.String else df[k].cast(pl.String)
+        return _dense(col.cast(pl.Categorical).to_physical())
+
+    out = codes(keys[0])
+    for k in keys[1:]:
+        ids = codes(k)
         width = int(ids.max() or 0) + 1  # type: ignore[arg-type]
-        out = ids if out is None else _dense(out * width + ids)
-    assert out is not None
+        out = _dense(out * width + ids)
     return out.alias("__g")
 
 
