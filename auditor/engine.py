@@ -311,8 +311,8 @@ MATERIALISE_MAX_ROWS = 12_000_000
 
 # Up to this many rows the long votes table of a wide input is computed and held too; above
 # it `votes` stays a view of the wide frames (`Model.wide_votes`), which the heaviest readers
-# use directly. None: at 10M stations × 5 choices the long table is 50M rows and ~2 GB, and
-# at 1M holding it cost 0.06 s and 0.25 GB that no check then used.
+# use directly. Zero, so never: at 10M stations × 5 choices the long table is 50M rows and
+# ~2 GB, and at 1M holding it cost 0.06 s and 0.25 GB that no check then used.
 LONG_VOTES_MAX_ROWS = 0
 
 

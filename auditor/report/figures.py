@@ -195,8 +195,8 @@ def figure_data(m: Model) -> dict[str, Any]:
     if wide is not None:  # the file's own rows: a column per choice, no long table
         wkey = WIDE_ROW if key == "source_row" else WIDE_UNIT
         choices = list(wide.choices)
-        totals_q = wide.frame.select(pl.col(choices).sum()).unpivot(
-            on=choices, variable_name="choice", value_name="v")
+        totals_q = m.choice_totals().filter(pl.col("contest") == contest).select(
+            "choice", pl.col("votes").alias("v"))
     else:
         if not in_memory(m.votes):  # read the source once, not once per query below
             votes = votes.select(key, "choice", "votes").collect().lazy()

@@ -159,10 +159,9 @@ def _build(m: Model) -> list[StationData]:
     for contest in sorted(units["contest"].unique().to_list()):
         u = units.filter(pl.col("contest") == contest)
         w = m.wide(contest)
-        if w is not None:
-            choices = list(w.choices)
-            totals = w.frame.select(pl.col(choices).sum()).unpivot(
-                on=choices, variable_name="choice", value_name="t").collect()
+        if w is not None:  # column sums of the wide rows
+            totals = m.choice_totals().filter(pl.col("contest") == contest).select(
+                "choice", pl.col("votes").alias("t")).collect()
         elif votes is not None:
             v = votes.filter(pl.col("contest") == contest)
             totals = v.group_by("choice").agg(pl.col("votes").sum().alias("t"))
