@@ -321,8 +321,6 @@ def materialise(m: Model, long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
     wide, sums = m.wide_frames(), m.row_sums()
     frames = [m.units, m.issues, m.published]
     frames += [w.frame for w in wide] if wide is not None else [m.votes]
-    if sums is not None:
-        frames.append(sums)
     units, issues, published, *rest = pl.collect_all(frames)
     m.units, m.issues, m.published = units.lazy(), issues.lazy(), published.lazy()
     if wide is not None:
@@ -337,7 +335,9 @@ def materialise(m: Model, long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
             m.votes = m.votes.collect().lazy()
     else:
         m.votes, rest = rest[0].lazy(), rest[1:]
-    m.choice_sums = rest[0].lazy() if rest else None
+    # The row sums stay a query over the wide frames now in memory, computed where a check
+    # needs them (~0.05 s at 10M units) rather than held (115 MB at 10M).
+    m.choice_sums = sums
     if wide is None:
         m.wide_votes = None
     m.votes_source = m.votes

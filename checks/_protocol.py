@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 
 from auditor.model import Model
-from checks._util import attach, in_memory
+from checks._util import attach, computed_from_memory
 
 # Plain-language names of the canonical counts, for messages.
 LABELS: dict[str, str] = {
@@ -94,8 +94,8 @@ def unit_frame(m: Model) -> pl.LazyFrame:
         pre = row_sums.select(
             *key, pl.when(pl.col("filled") > 0).then(pl.col("choices_sum")).otherwise(None)
             .alias("choices_sum"), pl.lit(None, pl.Int64).alias("aa_choice"))
-        if key == ["source_row"] and in_memory(row_sums):
-            # one row per source row, in memory: a lookup by position, not a 10M-row join
+        if key == ["source_row"] and computed_from_memory(row_sums):
+            # one row per source row, from memory: a lookup by position, not a 10M-row join
             return attach(m.units, pre.collect(), "source_row", ["choices_sum", "aa_choice"],
                           how="left")
         return m.units.join(pre, on=key, how="left")

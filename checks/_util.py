@@ -66,6 +66,12 @@ def in_memory(lf: pl.LazyFrame) -> bool:
     return plan.startswith("DF ") and "\n" not in plan
 
 
+def computed_from_memory(lf: pl.LazyFrame) -> bool:
+    """Whether a frame reads only tables held in memory (no file is scanned), so that
+    computing it costs its work alone."""
+    return "SCAN" not in lf.explain(optimized=False)
+
+
 def attach(rows: pl.LazyFrame, units: pl.DataFrame, key: str, cols: Sequence[str],
            how: Literal["inner", "left"] = "inner") -> pl.LazyFrame:
     """`rows` with the `cols` of their unit: a join of `rows` with `units` on `key`.

@@ -339,3 +339,47 @@ def test_first_seen_ids_number_groups_in_order_of_appearance_with_nulls_as_a_gro
     assert turn._first_seen_ids(df, ["a"]).to_list() == [0, 1, 2, 0, 1, 2, 3]
     assert turn._first_seen_ids(df, ["a", "b"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
     assert turn._first_seen_ids(df, ["b", "a"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
+
+
+def _regions(small_region: bool) -> tuple[list[dict[str, Any]], set[str]]:
+    """Four regions of districts, listed out of order, with planted outliers; optionally a
+    fifth region of 8 units, whose units can only be compared with the nation."""
+    units: list[dict[str, Any]] = []
+    for r in range(4):
+        for d, n in enumerate((30, 12, 25)):  # the 12-unit district takes its region's stats
+            units += district(n, name=f"R{r}D{d}", region=f"R{r}", registered=900 + 100 * r)
+    if small_region:
+        units += district(8, name="TinyD", region="Tiny")
+    units[5]["ballots_cast"] = 870
+    units[40]["invalid"] = 120
+    units[-3]["ballots_cast"] = 990
+    planted = {units[5]["unit_id"], units[40]["unit_id"]}
+    return pl.DataFrame(units).sample(fraction=1.0, shuffle=True, seed=5).to_dicts(), planted
+
+
+@pytest.mark.parametrize("small_region", [False, True])
+def test_large_tables_compare_region_slices_with_the_same_findings(
+        monkeypatch: pytest.MonkeyPatch, small_region: bool) -> None:
+    units, planted = _regions(small_region)
+
+    def found() -> list[tuple[Any, ...]]:
+        return [(f.unit_id, f.key, f.message) for f in codes(model(units), "TURN002")]
+
+    whole = found()
+    monkeypatch.setattr(turn, "ONE_PASS_MAX_UNITS", 0)
+    monkeypatch.setattr(turn, "SLICE_UNITS", 60)
+    hier = ["region", "district"]
+    rates = turn.unit_rates(model(units), exact=True)
+    measures = [(x, how) for x in ("turnout", "invalid_share")
+                if (how := turn._outliers(rates, x)) is not None]
+    coded = turn._coded(rates, hier, measures)
+    assert coded.height == rates.height and coded["region"].dtype.is_integer()
+    slices = turn._region_slices(rates, coded["region"], [how[2] for _, how in measures])
+    if small_region:  # the tiny region's units need every region: no slices
+        assert slices is None
+    else:  # about 60 units a slice, whole regions: four slices of one region each
+        assert slices is not None and len(slices) == 4
+        assert sorted(len(s) for s in slices) == [67] * 4
+        assert sorted(int(i) for s in slices for i in s) == list(range(len(units)))
+    assert found() == whole
+    assert {u for u, _, _ in whole} >= planted
