@@ -64,7 +64,10 @@ def _totals(m: Model, level: str | None = None) -> pl.DataFrame:
             (pl.col("__hc") | pl.col("__hv").fill_null(False)).alias("__hc"))
     parts.append(uu.group_by(*by).agg(pl.col("__hc").sum().cast(pl.Int64).alias("value"))
                  .select(*by, pl.lit("units_reported").alias("measure"), "value"))
-    return pl.concat(parts).collect().sort(*by, "measure")
+    out = pl.concat(parts).collect()
+    if level:  # a level may be held as a categorical: compared across releases as text
+        out = out.with_columns(pl.col(level).cast(pl.String))
+    return out.sort(*by, "measure")
 
 
 def releases_figure(labels: list[str], tots: list[dict[str, dict[str, int | None]]],

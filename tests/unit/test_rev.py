@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -288,3 +289,21 @@ def test_wide_votes_fast_path_equals_pivot(tmp_path: Path) -> None:
     assert fast.equals(slow)
     assert fast.columns == ["contest", "unit_id", "v:Alpha", "v:Beta", "v:Gamma"]
     assert fast["v:Beta"].to_list() == [205, 210, 200, 150]
+
+
+def test_a_release_whose_regions_are_text_compares_with_one_whose_regions_are_categorical(
+        tmp_path: Path) -> None:
+    # A wide file holds its hierarchy as categoricals; a release read otherwise (long format,
+    # a model built by hand) may hold text. Every REV check runs, with the same findings.
+    new = [*ROWS]
+    new[1] = "R1,D1,002,1000,610,600,10,300,260,40"
+    m = pair(tmp_path, ROWS, new)
+    assert m.units.collect_schema()["region"] == pl.Categorical
+    want = sorted((f.code, f.key, f.message) for f in rev(m).findings)
+    old = m.previous[0]
+    text = replace(old, units=old.units.with_columns(pl.col("region", "district").cast(pl.String)),
+                   _schema_cache={})
+    run = rev(replace(m, previous=[text], _schema_cache={}))
+    assert [c.code for c in run.checks if c.status == "failed"] == []
+    assert sorted((f.code, f.key, f.message) for f in run.findings) == want
+    assert {"REV002", "REV004"} <= {c for c, _, _ in want}
