@@ -286,10 +286,10 @@ def share_moved(m: Model) -> pl.DataFrame:
     rows = []
     for lvl in _levels(m, old):
         by = ["contest", *([lvl] if lvl else [])]
-        text = [pl.col(c).cast(pl.String) for c in by]  # a level may be categorical
-        a = totals(old, lvl).filter(pl.col("measure").str.starts_with("votes")).with_columns(text)
-        b = totals(m, lvl).filter(pl.col("measure").str.starts_with("votes")).with_columns(text)
-        added = _new_votes(cmp, lvl).with_columns(text)
+        a = totals(old, lvl).filter(pl.col("measure").str.starts_with("votes"))
+        b = totals(m, lvl).filter(pl.col("measure").str.starts_with("votes"))
+        # `totals` gives the level as text; the pairs hold it as the release does
+        added = _new_votes(cmp, lvl).with_columns(pl.col(c).cast(pl.String) for c in by)
         va = a.filter(pl.col("measure") == "votes").select(*by, pl.col("value").alias("V"))
         vb = b.filter(pl.col("measure") == "votes").select(*by, pl.col("value").alias("W"))
         j = (a.filter(pl.col("measure") != "votes")
