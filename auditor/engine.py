@@ -322,7 +322,9 @@ def materialise(m: Model, long_votes_max: int = LONG_VOTES_MAX_ROWS) -> Model:
     frames = [m.units, m.issues, m.published]
     frames += [w.frame for w in wide] if wide is not None else [m.votes]
     units, issues, published, *rest = pl.collect_all(frames)
-    m.units, m.issues, m.published = units.lazy(), issues.lazy(), published.lazy()
+    # The issues are few and come in many pieces, some empty; in one piece, since polars
+    # 2.1's streaming `pl.format` over such a column panicked (INPUT002 on Russia 2024).
+    m.units, m.issues, m.published = units.lazy(), issues.rechunk().lazy(), published.lazy()
     if wide is not None:
         done, rest = rest[:len(wide)], rest[len(wide):]
         m.wide_votes = [replace(w, frame=f.lazy()) for w, f in zip(wide, done, strict=True)]

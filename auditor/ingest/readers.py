@@ -12,7 +12,10 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +47,58 @@ class RawTable:
     notes: list[str] = field(default_factory=list)
     # Hierarchy a reader knows from the format itself (NIST GpUnit nesting): level → column.
     hierarchy: list[tuple[str, str]] = field(default_factory=list)
+    # The same table with the named columns parsed by the reader itself as the given types
+    # (CSV): the builder tries it for the count columns, since parsing a clean count column
+    # while reading costs less than reading it as text and casting it. Reading fails (a
+    # `polars` error) when a cell does not parse; the text table then serves as before.
+    retype: Callable[[dict[str, pl.DataType]], pl.LazyFrame] | None = None
+    # What a CSV scan reads (the file, or the decoded bytes of a zip member), for `reading`.
+    source: Path | bytes | None = None
+
+
+@contextmanager
+def reading(path: str, source: Path | bytes | None = None) -> Iterator[None]:
+    """Turn a `polars` error raised while the raw table is read (a CSV cell with an unmatched
+    quote, a line that cannot be split) into an `InputError` naming the file, the line and
+    the column: exit code 2. `source`: what the CSV scan reads (`RawTable.source`), searched
+    for the cell polars quotes to give its line.
+
+    Only around the steps that read the file: a lazily scanned CSV is parsed there.
+    """
+    try:
+        yield
+    except pl.exceptions.PolarsError as exc:
+        text = str(exc)
+        cell = re.search(r"could not parse `(.*?)` as dtype", text, re.S)
+        column = re.search(r"at column '(.*?)'", text)
+        why = text.split("Original error:", 1)[-1] if "Original error:" in text else text
+        why = " ".join(why.replace("`", "").split())
+        where = ""
+        if cell and column:
+            line = _line_of(source, cell.group(1).split("\n", 1)[0])
+            at = f"line {line}, " if line else ""
+            shown = " ".join(cell.group(1).split())
+            where = f" at {at}column {column.group(1)!r}, the cell starting {shown[:60]!r}"
+        raise InputError(
+            f"{path}: not a readable CSV table{where} ({why}). Check the delimiter "
+            "(--delimiter) and the quoting there: a quote that opens a cell must close it."
+        ) from exc
+
+
+def _line_of(source: Path | bytes | None, snippet: str) -> int | None:
+    """The 1-based line of `source` where `snippet` first starts a cell (an error path only:
+    the whole source is read)."""
+    if source is None or not snippet:
+        return None
+    try:
+        data = source.read_bytes() if isinstance(source, Path) else source
+    except OSError:
+        return None
+    needle = snippet.encode("utf-8")
+    at = data.find(needle)
+    while at > 0 and data[at - 1:at] not in (b",", b";", b"\t", b"|", b"\n"):
+        at = data.find(needle, at + 1)
+    return None if at < 0 else data.count(b"\n", 0, at) + 1
 
 
 def sha256_file(path: Path) -> str:
@@ -203,14 +258,8 @@ def _csv_from_bytes(data: bytes, path: str, encoding: str | None, delimiter: str
         first = next(csv.reader(io.StringIO(head), delimiter=d), [])
         headers = [h.strip() for h in first]
         _headers_check(headers, path)
-        try:
-            df = pl.read_csv(body, separator=d, infer_schema=False, has_header=True,
-                             truncate_ragged_lines=True)
-        except pl.exceptions.PolarsError as exc:
-            raise InputError(
-                f"{path}: not a readable CSV table with delimiter {d!r}: {exc}"
-            ) from exc
-        return _finish_csv(df.lazy(), headers, path, enc, d, fmt, sha, member, skip_rows)
+        return _finish_csv(_csv_scanner(body, d), headers, path, enc, d, fmt, sha, member,
+                           skip_rows)
     try:
         text = data.decode(enc)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -231,22 +280,33 @@ def _csv_from_text(text: str, path: str, enc: str, delimiter: str | None, fmt: s
     first = next(csv.reader(io.StringIO(text[:65536]), delimiter=d), [])
     headers = [h.strip() for h in first]
     _headers_check(headers, path)
-    try:
-        df = pl.read_csv(
-            text.encode("utf-8"),
-            separator=d,
-            infer_schema=False,
-            has_header=True,
-            truncate_ragged_lines=True,
-        )
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{path}: not a readable CSV table with delimiter {d!r}: {exc}") from exc
-    return _finish_csv(df.lazy(), headers, path, enc, d, fmt, sha, member, skip_rows)
+    return _finish_csv(_csv_scanner(text.encode("utf-8"), d), headers, path, enc, d, fmt, sha,
+                       member, skip_rows)
 
 
-def _finish_csv(lf: pl.LazyFrame, headers: list[str], path: str, enc: str, d: str, fmt: str,
+class Scanner:
+    """A lazy scan of a CSV file or of UTF-8 bytes: every column text, except those given
+    types (by their names in the file). Nothing is parsed until the scan is collected, and
+    errors in the file show then (see `reading`)."""
+
+    def __init__(self, source: Path | bytes, d: str) -> None:
+        self.source, self.d = source, d
+
+    def __call__(self, types: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
+        return pl.scan_csv(self.source, separator=self.d, infer_schema=False, has_header=True,
+                           truncate_ragged_lines=True, schema_overrides=types)
+
+
+def _csv_scanner(source: Path | bytes, d: str) -> Scanner:
+    """See `Scanner`."""
+    return Scanner(source, d)
+
+
+def _finish_csv(scan: Scanner, headers: list[str], path: str, enc: str, d: str, fmt: str,
                 sha: str, member: str | None, skip_rows: int) -> RawTable:
-    names = lf.collect_schema().names()
+    lf = scan(None)
+    with reading(path, scan.source):
+        names = lf.collect_schema().names()
     notes: list[str] = []
     # Trailing empty columns (`;;;;;;` in German files) carry no header and no data: they are
     # dropped by position, and the note says so.
@@ -254,18 +314,28 @@ def _finish_csv(lf: pl.LazyFrame, headers: list[str], path: str, enc: str, d: st
     drop += names[len(headers):]
     rename = {n: h for n, h in zip(names, headers, strict=False) if n != h and h != ""}
     if drop:
-        lf = lf.drop(drop)
         notes.append(f"{len(drop)} columns with an empty header were ignored")
-    lf = lf.rename(rename) if rename else lf
     headers = [h for h in headers if h != ""]
     if len(headers) <= 1:
         raise InputError(
             f"{path}: row 1 has a single column {headers[0] if headers else ''!r} with "
             f"delimiter {d!r}; the delimiter is probably wrong. Give it with --delimiter."
         )
-    lf = lf.with_row_index(ROW, offset=2 + skip_rows).with_columns(pl.col(ROW).cast(pl.Int64))
-    return RawTable(path=path, frame=lf, headers=headers, format=fmt, sha256=sha, encoding=enc,
-                    delimiter=d, member=member, notes=notes)
+
+    def shaped(frame: pl.LazyFrame) -> pl.LazyFrame:
+        frame = frame.drop(drop) if drop else frame
+        frame = frame.rename(rename) if rename else frame
+        return frame.with_row_index(ROW, offset=2 + skip_rows).with_columns(
+            pl.col(ROW).cast(pl.Int64))
+
+    in_file = {h: n for n, h in rename.items()}
+
+    def retype(types: dict[str, pl.DataType]) -> pl.LazyFrame:
+        return shaped(scan({in_file.get(c, c): t for c, t in types.items()}))
+
+    return RawTable(path=path, frame=shaped(lf), headers=headers, format=fmt, sha256=sha,
+                    encoding=enc, delimiter=d, member=member, notes=notes, retype=retype,
+                    source=scan.source)
 
 
 def read_csv(path: Path, encoding: str | None = None, delimiter: str | None = None,
@@ -282,8 +352,8 @@ def read_csv(path: Path, encoding: str | None = None, delimiter: str | None = No
         first = next(csv.reader(io.StringIO(text_head[:65536]), delimiter=d), [])
         headers = [h.strip() for h in first]
         _headers_check(headers, str(path))
-        lf = pl.scan_csv(path, separator=d, infer_schema=False, truncate_ragged_lines=True)
-        return _finish_csv(lf, headers, str(path), enc, d, "csv", sha, None, 0)
+        return _finish_csv(_csv_scanner(path, d), headers, str(path), enc, d, "csv", sha,
+                           None, 0)
     return _csv_from_bytes(path.read_bytes(), str(path), enc, delimiter, "csv", sha, None,
                            skip_rows)
 

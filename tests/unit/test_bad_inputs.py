@@ -162,3 +162,27 @@ def test_table_without_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     p.write_text("district,precinct,note\n1,2,checked\n3,4,typo fixed\n", encoding="utf-8")
     rc, err = run(["inspect", str(p)], capsys)
     assert rc == 2 and "no column could be read as counts" in err
+
+
+@pytest.mark.parametrize("how", ["csv", "zip", "cp1251"])
+def test_an_unclosed_quote_names_the_line_and_the_column(
+        how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["район,station,registered,valid,invalid,A,B"]
+    rows += [f"Север,{i},{100 + i},80,2,50,30" for i in range(1, 6)]
+    rows[4] = 'Север,4,104,80,2,"50,30'  # line 5: the quote opened in column A never closes
+    text = "\n".join(rows) + "\n"
+    if how == "zip":
+        p = tmp_path / "r.zip"
+        with zipfile.ZipFile(p, "w") as z:
+            z.writestr("r.csv", text)
+        args = [str(p)]
+    else:
+        p = tmp_path / "r.csv"
+        p.write_bytes(text.encode("utf-8" if how == "csv" else "cp1251"))
+        args = [str(p)] + (["--encoding", "cp1251"] if how == "cp1251" else [])
+    for cmd in ("inspect", "audit"):
+        extra = ["--out", str(tmp_path / "out"), "-q"] if cmd == "audit" else []
+        rc, err = run([cmd, *args, *extra], capsys)
+        assert rc == 2, err
+        assert str(p) in err and "line 5" in err and "column 'A'" in err, err
+        assert "Traceback" not in err and err.count("\n") == 1

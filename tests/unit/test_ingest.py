@@ -276,3 +276,44 @@ def test_text_columns_that_need_no_stripping_give_the_same_ids_and_hierarchy(
     assert stripped["unit_id"].to_list() == ["North/D1/1", "North/D2/2", "South/D3/3",
                                              "South/D3/4", "East/D9/5"]
     assert stripped["region"].to_list()[2] == "South"
+
+
+def _frames(path: Path) -> dict[str, pl.DataFrame]:
+    ld = load_one(path, LoadOptions())
+    p = ld.parts
+    return {"units": p.units.collect(), "votes": p.votes.collect().sort("source_row", "choice"),
+            "issues": p.issues.collect().sort("source_row", "column"),
+            "published": p.published.collect(), "counters": pl.DataFrame([p.counters])}
+
+
+@pytest.mark.parametrize("cells, typed", [
+    (["007", "", "-3", "123456789012"], True),  # whole numbers and blanks: read as integers
+    (["1.413", "", "12", "5"], False),  # a fraction (or German thousands): read as text first
+    ([" 9", "n/a", "12", "5"], False),  # padding and garbage: text, then INPUT findings
+])
+def test_counts_read_as_integers_by_the_reader_give_what_the_text_path_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: list[str], typed: bool) -> None:
+    import importlib
+
+    build = importlib.import_module("auditor.ingest.build")
+    rows = [f"Nord,{i},{1000 + i},{cells[i % 4]},7,300,{cells[(i + 1) % 4]}" for i in range(40)]
+    rows.append("Total,,40000,,,,")
+    p = write(tmp_path, "c.csv", HEADER + "\n".join(rows) + "\n")
+    raw = load_one(p, LoadOptions()).raw
+    assert raw.retype is not None
+    seen = build._typed_counts(raw, {"n0": "valid", "n1": "Beta"}).collect_schema()
+    assert (seen["valid"], seen["Beta"]) == ((pl.Int64(),) * 2 if typed else (pl.String(),) * 2)
+    fast = _frames(p)
+    monkeypatch.setattr(build, "_typed_counts", lambda raw, numeric: raw.frame)
+    slow = _frames(p)
+    for name, frame in fast.items():
+        assert frame.equals(slow[name]), name
+    assert fast["units"].height == 41 - fast["counters"]["rows_published"][0]
+    # the last row (no profile says it is a total) is a unit without valid or invalid
+    want = {("INPUT006", "invalid"): 1, ("INPUT006", "valid"): 1}
+    if cells[1] == "n/a":
+        want[("INPUT001", "valid")] = 10
+    if cells[1] == "":
+        want[("INPUT006", "valid")] = 11
+    got = fast["issues"].group_by("code", "column").len().rows()
+    assert {(c, k): n for c, k, n in got} == want
