@@ -564,7 +564,11 @@ def _region_slices(rates: pl.DataFrame, top: pl.Series, oks: list[pl.Expr],
     size = int(top.max()) + 1  # type: ignore[arg-type]
     row_slice = pl.Series(values=[0] * size, dtype=pl.Int64).scatter(
         per_top["__top"], slice_of).gather(top)
-    return [row_slice.eq(i).arg_true() for i in range(int(slice_of.max()) + 1)]  # type: ignore[arg-type]
+    # The rows of every slice in one grouping (rows keep their order within a group): a
+    # comparison of every row per slice took 0.4 s at 10M units and 18 slices.
+    rows = (row_slice.to_frame("__s").with_row_index("__r").group_by("__s").agg("__r")
+            .sort("__s"))
+    return [r.cast(pl.Int64) for r in rows["__r"]]
 
 
 def _flagged_large(rates: pl.DataFrame, hier: list[str],
@@ -584,7 +588,11 @@ def _flagged_large(rates: pl.DataFrame, hier: list[str],
         return [_flagged_at_once(coded, hier, [x], z0)[0] for x in measures]
     found = []
     for rows in slices:
-        part = _flagged_at_once(coded[rows], hier, measures, z0)
+        first, n = int(rows[0]), rows.len()
+        # rows listed region by region (most results) make a slice a view, not a copy
+        whole = int(rows[-1]) - first + 1 == n
+        part = _flagged_at_once(coded.slice(first, n) if whole else coded[rows], hier,
+                                measures, z0)
         found.append([f.with_columns(rows.gather(f["__i"]).alias("__i")) for f in part])
     return [pl.concat(per).sort("__i") for per in zip(*found, strict=True)]
 

@@ -341,9 +341,10 @@ def test_first_seen_ids_number_groups_in_order_of_appearance_with_nulls_as_a_gro
     assert turn._first_seen_ids(df, ["b", "a"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
 
 
-def _regions(small_region: bool) -> tuple[list[dict[str, Any]], set[str]]:
-    """Four regions of districts, listed out of order, with planted outliers; optionally a
-    fifth region of 8 units, whose units can only be compared with the nation."""
+def _regions(small_region: bool, listed: bool = False) -> tuple[list[dict[str, Any]], set[str]]:
+    """Four regions of districts, listed out of order (or region by region), with planted
+    outliers; optionally a fifth region of 8 units, whose units can only be compared with
+    the nation."""
     units: list[dict[str, Any]] = []
     for r in range(4):
         for d, n in enumerate((30, 12, 25)):  # the 12-unit district takes its region's stats
@@ -354,20 +355,26 @@ def _regions(small_region: bool) -> tuple[list[dict[str, Any]], set[str]]:
     units[40]["invalid"] = 120
     units[-3]["ballots_cast"] = 990
     planted = {units[5]["unit_id"], units[40]["unit_id"]}
-    return pl.DataFrame(units).sample(fraction=1.0, shuffle=True, seed=5).to_dicts(), planted
+    shuffled = pl.DataFrame(units).sample(fraction=1.0, shuffle=True, seed=5)
+    return (shuffled.sort("region", maintain_order=True) if listed else shuffled).to_dicts(), \
+        planted
 
 
-@pytest.mark.parametrize("small_region", [False, True])
+@pytest.mark.parametrize("small_region, listed, size", [
+    (False, False, 60), (True, False, 60),
+    (False, True, 60),  # slices are views of the table
+    (False, False, 40),  # slice numbers 0, 1, 3, 5: none is empty
+])
 def test_large_tables_compare_region_slices_with_the_same_findings(
-        monkeypatch: pytest.MonkeyPatch, small_region: bool) -> None:
-    units, planted = _regions(small_region)
+        monkeypatch: pytest.MonkeyPatch, small_region: bool, listed: bool, size: int) -> None:
+    units, planted = _regions(small_region, listed)
 
     def found() -> list[tuple[Any, ...]]:
         return [(f.unit_id, f.key, f.message) for f in codes(model(units), "TURN002")]
 
     whole = found()
     monkeypatch.setattr(turn, "ONE_PASS_MAX_UNITS", 0)
-    monkeypatch.setattr(turn, "SLICE_UNITS", 60)
+    monkeypatch.setattr(turn, "SLICE_UNITS", size)
     hier = ["region", "district"]
     rates = turn.unit_rates(model(units), exact=True)
     measures = [(x, how) for x in ("turnout", "invalid_share")
@@ -381,5 +388,8 @@ def test_large_tables_compare_region_slices_with_the_same_findings(
         assert slices is not None and len(slices) == 4
         assert sorted(len(s) for s in slices) == [67] * 4
         assert sorted(int(i) for s in slices for i in s) == list(range(len(units)))
+        # a region's rows in their order; listed region by region, a slice is a range
+        assert all(s.is_sorted() for s in slices)
+        assert all(int(s[-1]) - int(s[0]) + 1 == len(s) for s in slices) == listed
     assert found() == whole
     assert {u for u, _, _ in whole} >= planted
