@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from auditor.model import WIDE_ROW, WIDE_UNIT
+from auditor.model import WIDE_ROW, WIDE_UNIT, WideVotes
 
 if TYPE_CHECKING:
     from auditor.model import Model
@@ -217,11 +217,27 @@ def figure_data(m: Model) -> dict[str, Any]:
                  votes.group_by(key).agg(pl.col("votes").sum().cast(pl.Float64).alias("d"))
                  .collect())
         denom_label = "sum of choices"
-    # One plan per leading choice (an equality on the choice is cheaper than carrying its
-    # name through millions of rows); the leader's also gives the fingerprint.
+    aligned = _aligned(wide, wkey, leaders, units, key) \
+        if wide is not None and denom is units else None
     hists: list[pl.LazyFrame] = []
     cells: list[pl.LazyFrame] = []
-    for i, choice in enumerate(leaders):
+    if aligned is not None:
+        # The file's rows are the units' rows in the same order: every share, its bin and
+        # the fingerprint cell in one pass over side-by-side columns, no lookup per choice.
+        shares = aligned.select(
+            # (bins past the last one count alike, as `above`: clipped to fit 32 bits)
+            *[_counted(pl.col(f"__c{i}").cast(pl.Float64) * 100 / pl.col("d"))
+              .clip(upper_bound=MAX_BIN + 1).cast(pl.Int32).alias(f"b{i}")
+              for i in range(len(leaders))],
+            *([_cell_key(pl.col("t"), pl.col("__c0").cast(pl.Float64) * 100 / pl.col("d"))]
+              if label is not None else [])).collect().lazy()
+        hists = [shares.group_by(pl.col(f"b{i}").cast(pl.Int64).alias("b"))
+                 .agg(pl.len().alias("n")) for i in range(len(leaders))]
+        if label is not None:
+            cells.append(_cells_from_keys(shares))
+    # Else one plan per leading choice (an equality on the choice is cheaper than carrying
+    # its name through millions of rows); the leader's also gives the fingerprint.
+    for i, choice in enumerate(leaders if aligned is None else []):
         with_t = i == 0 and label is not None and denom is units
         rows = (wide.frame.select(pl.col(wkey).alias(key), pl.col(choice).alias("votes"))
                 if wide is not None else
@@ -246,16 +262,40 @@ def figure_data(m: Model) -> dict[str, Any]:
     return out
 
 
+def _aligned(wide: WideVotes, wkey: str, leaders: list[str], units: pl.DataFrame,
+             key: str) -> pl.LazyFrame | None:
+    """The leading choices' votes (`__c0`, `__c1`, …) beside the units' columns, when the
+    wide rows are the units' rows in the same order (a wide file: both are its rows); else
+    None. Side by side, no column is copied."""
+    rows: pl.DataFrame = wide.frame.select(
+        pl.col(wkey).alias(key), *[pl.col(c).alias(f"__c{i}") for i, c in enumerate(leaders)]
+    ).collect()
+    if rows.height != units.height or not rows[key].equals(units[key]):
+        return None
+    return pl.concat([rows.drop(key), units], how="horizontal").lazy()
+
+
+def _cell_key(t: pl.Expr, s: pl.Expr) -> pl.Expr:
+    """The 0.5 × 0.5-point cell of turnout `t` (x) × share `s` (y) as one integer
+    (x · FP_BINS + y: one key groups faster than the pair); null outside 0–100 % or where
+    either is not finite."""
+    x, y = _bins(t, FP_WIDTH), _bins(s, FP_WIDTH)
+    inside = (t.is_finite() & s.is_finite() & x.is_between(0, FP_BINS - 1)
+              & y.is_between(0, FP_BINS - 1))
+    return pl.when(inside).then(x * FP_BINS + y).cast(pl.Int32).alias("cell")
+
+
+def _cells_from_keys(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """Units per fingerprint cell from `_cell_key`'s column `cell`."""
+    return (rows.filter(pl.col("cell").is_not_null())
+            .group_by(pl.col("cell").cast(pl.Int64)).agg(pl.len().alias("n"))
+            .select((pl.col("cell") // FP_BINS).alias("x"), (pl.col("cell") % FP_BINS).alias("y"),
+                    "n"))
+
+
 def _cells(rows: pl.LazyFrame) -> pl.LazyFrame:
     """Units per 0.5 × 0.5-point cell of turnout `t` (x) × share `s` (y), within 0–100 %."""
-    return (
-        rows.filter(pl.col("t").is_finite() & pl.col("s").is_finite())
-        .select(_bins(pl.col("t"), FP_WIDTH).alias("x"), _bins(pl.col("s"), FP_WIDTH).alias("y"))
-        .filter(pl.col("x").is_between(0, FP_BINS - 1) & pl.col("y").is_between(0, FP_BINS - 1))
-        # one integer key per cell groups faster than the pair
-        .group_by(pl.col("x") * FP_BINS + pl.col("y")).agg(pl.len().alias("n"))
-        .select((pl.col("x") // FP_BINS).alias("x"), (pl.col("x") % FP_BINS).alias("y"), "n")
-    )
+    return _cells_from_keys(rows.select(_cell_key(pl.col("t"), pl.col("s"))))
 
 
 def _fingerprint(df: pl.DataFrame, choice: str, th: dict[str, Any]) -> dict[str, Any]:

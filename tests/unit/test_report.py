@@ -306,6 +306,47 @@ def test_figure_data_same_by_source_row_and_by_unit_id(tmp_path: Path) -> None:
     assert no_valid["fingerprint"]["n"] == 400
 
 
+def test_figure_data_in_one_pass_equal_the_per_choice_plans(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    from auditor.ingest import LoadOptions, load
+
+    figures = importlib.import_module("auditor.report.figures")
+    df = generate(n_stations=600, seed=11)
+    i = pl.int_range(pl.len())
+    # odd stations: no valid ballots (share undefined), a share of 10⁹ % (past the last
+    # bin, beyond 32 bits), a turnout of 300 % (outside the fingerprint), no one registered
+    df = df.with_columns(
+        pl.when(i == 0).then(0).otherwise(pl.col("valid")).alias("valid"),
+        pl.when(i == 1).then(1).when(i == 3).then(0).otherwise(pl.col("registered"))
+        .alias("registered"),
+        pl.when(i == 2).then(3 * pl.col("registered")).otherwise(pl.col("ballots_cast"))
+        .alias("ballots_cast"))
+    df = df.with_columns(pl.when(i == 1).then(1).otherwise(pl.col("valid")).alias("valid"),
+                         pl.when(i == 1).then(10_000_000).otherwise(pl.col(df.columns[-1]))
+                         .alias(df.columns[-1]))
+    src = tmp_path / "e.csv"
+    df.write_csv(src)
+    m = load([src], LoadOptions())
+    calls: list[bool] = []
+    real = figures._aligned
+
+    def spy(*args: object) -> object:
+        got = real(*args)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(figures, "_aligned", spy)
+    once = figures.figure_data(m)
+    monkeypatch.setattr(figures, "_aligned", lambda *args: None)
+    assert figures.figure_data(m) == once and calls == [True]
+    hists = once["share_hist"]["series"]
+    assert sum(h["undefined"] for h in hists) == 3  # station 0, in each series
+    assert sum(h["above"] for h in hists) >= 1  # station 1
+    assert once["fingerprint"]["n"] < 600 - 2
+
+
 def test_size_does_not_grow_with_clean_stations(tmp_path: Path) -> None:
     sizes = {}
     for n in (2_000, 40_000):
