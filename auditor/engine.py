@@ -144,7 +144,10 @@ def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Findin
     severity, certainty, template = spec.severity, spec.certainty, spec.message
     severities, choices, keys, messages, affected = (
         _column(df, c) for c in ("severity", "choice", "key", "message", "votes_affected"))
-    numbers = [[_as_float(v) for v in _column(df, c)]
+    # a numeric column's values are numbers already; text or flags are read one by one
+    numbers = [_column(df, c) if c in df.columns and (df.schema[c].is_integer()
+                                                      or df.schema[c].is_float())
+               else [_as_float(v) for v in _column(df, c)]
                for c in ("observed", "expected", "delta", "p_value", "q_value")]
     no_ctx: dict[str, Any] = {}
     out: list[Finding] = []
@@ -166,31 +169,29 @@ def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Findin
             src_row = c.get("source_row")
         msg = messages[i]
         va = affected[i]
-        out.append(
-            Finding(
-                code=code,
-                name=name,
-                family=family,
-                severity=severities[i] or severity,  # type: ignore[arg-type]
-                certainty=certainty,  # type: ignore[arg-type]
-                message=str(msg) if msg else format_message(
-                    template, {"path": path, **df.row(i, named=True)}),
-                contest=contest_s,
-                unit_id=unit_s,
-                path=path,
-                choice=choice_s,
-                observed=numbers[0][i],
-                expected=numbers[1][i],
-                delta=numbers[2][i],
-                p_value=numbers[3][i],
-                q_value=numbers[4][i],
-                votes_affected=None if va is None else round(float(va)),
-                source_file=None if src_file is None else str(src_file),
-                source_row=None if src_row is None else int(src_row),
-                key=key_s,
-                fingerprint=fingerprint_of(code, contest_s, unit_s, choice_s, key_s),
-            )
-        )
+        out.append(Finding.of((  # the fields in `FINDING_FIELDS` order
+            code,
+            name,
+            family,
+            severities[i] or severity,
+            certainty,
+            str(msg) if msg else format_message(template, {"path": path,
+                                                           **df.row(i, named=True)}),
+            contest_s,
+            unit_s,
+            path,
+            choice_s,
+            numbers[0][i],
+            numbers[1][i],
+            numbers[2][i],
+            numbers[3][i],
+            numbers[4][i],
+            None if va is None else round(float(va)),
+            None if src_file is None else str(src_file),
+            None if src_row is None else int(src_row),
+            key_s,
+            fingerprint_of(code, contest_s, unit_s, choice_s, key_s),
+        )))
     return out
 
 

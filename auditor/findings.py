@@ -128,6 +128,15 @@ class Finding:
             "fingerprint": self.fingerprint,
         }
 
+    @classmethod
+    def of(cls, values: tuple[Any, ...]) -> Finding:
+        """A finding from its field values in `FINDING_FIELDS` order, without the generated
+        `__init__` (a frozen dataclass sets its 20 fields one call each: ~9 µs a finding,
+        0.04 s for Russia 2018's 4,434; this takes ~1.5 µs). No check of the values."""
+        obj = object.__new__(cls)
+        obj.__dict__.update(zip(FINDING_FIELDS, values, strict=True))
+        return obj
+
     def sort_key(self) -> tuple[Any, ...]:
         """Stable order: worst first, then code, contest, unit, choice, key."""
         return (

@@ -161,6 +161,22 @@ def test_to_dict_keys_in_field_order() -> None:
     assert tuple(_finding(1).to_dict()) == FINDING_FIELDS
 
 
+def test_a_finding_made_from_its_values_equals_one_made_by_its_constructor() -> None:
+    from dataclasses import FrozenInstanceError, fields
+
+    assert tuple(f.name for f in fields(Finding)) == FINDING_FIELDS
+    made = _finding(4, contest="c", unit_id="Обл/1", observed=1.5, votes_affected=7,
+                    source_row=9, fingerprint="ab")
+    values = tuple(getattr(made, f) for f in FINDING_FIELDS)
+    fast = Finding.of(values)
+    assert fast == made and hash(fast) == hash(made) and repr(fast) == repr(made)
+    assert fast.to_dict() == made.to_dict()
+    with pytest.raises(FrozenInstanceError):
+        fast.code = "X"  # type: ignore[misc]
+    with pytest.raises(ValueError):  # one value short
+        Finding.of(values[:-1])
+
+
 @pytest.mark.parametrize("findings", [
     [],
     [_finding(1)],
