@@ -225,6 +225,14 @@ def _dense(s: pl.Series) -> pl.Series:
     return s.replace_strict(seen, rank, return_dtype=pl.Int64)
 
 
+def _text_codes(s: pl.Series) -> pl.Series:
+    """A column's categorical codes: a number per distinct text (one hashing pass; null
+    stays null). A categorical column gives its own; other types are written as text."""
+    if s.dtype != pl.Categorical:
+        s = (s if s.dtype == pl.String else s.cast(pl.String)).cast(pl.Categorical)
+    return s.to_physical()
+
+
 def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
     """The groups of the rows by `keys`, numbered in the order they first appear.
 
@@ -237,10 +245,7 @@ def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
         s = df[k]
         if s.dtype.is_integer() and (not s.null_count() or (s.min() or 0) >= 0):  # type: ignore[operator]
             return _dense(s)  # (null becomes -1 there)
-        if s.dtype == pl.Categorical:
-            return _dense(s.to_physical())
-        col = s if s.dtype == pl.String else s.cast(pl.String)
-        return _dense(col.cast(pl.Categorical).to_physical())
+        return _dense(_text_codes(s))
 
     out = codes(keys[0])
     for k in keys[1:]:
@@ -527,7 +532,7 @@ def _coded(rates: pl.DataFrame, hier: list[str],
     def code(s: pl.Series) -> pl.Series:
         if s.dtype not in (pl.String, pl.Categorical):
             return _first_seen_ids(rates, [s.name])
-        c = (s if s.dtype == pl.Categorical else s.cast(pl.Categorical)).to_physical()
+        c = _text_codes(s)
         return c.fill_null(int(c.max() or 0) + 1) if c.null_count() else c  # type: ignore[arg-type]
 
     nums = [c for _, how in measures for c in how[:2]]
