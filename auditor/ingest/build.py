@@ -277,7 +277,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     # columns are used as they are.
     # A column whose every cell is a whole number stays Int64 (`exact`): nothing in it can be
     # unreadable, fractional or infinite, so only its empty cells need looking at below.
-    lf = _typed_counts(raw, numeric)
+    lf = _typed_counts(raw, numeric, _read_as_text(mp))
     schema = lf.collect_schema()
     typed = {n for n, src in numeric.items() if schema.get(src, pl.String()).is_numeric()}
     exact = {n for n in typed if schema[numeric[n]].is_integer()}
@@ -430,18 +430,36 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
                  pl.concat(sums) if sums else None, wide)
 
 
-def _typed_counts(raw: RawTable, numeric: dict[str, str]) -> pl.LazyFrame:
+def _read_as_text(mp: Mapping) -> set[str]:
+    """The columns the mapping reads as text: key, hierarchy, total-row rules, unit type,
+    published percentages (a key column also mapped as a count keeps its `001`)."""
+    cols = {*mp.key, *mp.key_fill.values(), *(src for _, src in mp.hierarchy),
+            *(c for cs in mp.hier_cols.values() for c in cs),
+            *(str(r["column"]) for r in mp.total_rows if "column" in r),
+            *(str(pc["column"]) for pc in mp.percents if "column" in pc),
+            *(str(r["column"]) for r in mp.unit_type.get("rules", []) if "column" in r)}
+    if mp.unit_type.get("column"):
+        cols.add(str(mp.unit_type["column"]))
+    return cols
+
+
+def _typed_counts(raw: RawTable, numeric: dict[str, str],
+                  text_too: set[str]) -> pl.LazyFrame:
     """The raw table with its text count columns read as integers by the reader, when every
-    non-empty cell of them is a plain whole number (the usual case); else the raw table.
+    non-empty cell of them is a whole number (the usual case); else the raw table.
 
     At 1M stations a CSV read this way took 0.28 s where text then a cast took 0.47 s, and
     the counts' text is never held. A cell the reader cannot parse as an integer (`1.413`,
-    `12,5`, `n/a`, ` 7`) makes it fail; the text table is then read and parsed as before.
+    `12,5`, `n/a`, `5 `) makes it fail; the text table is then read and parsed as before.
+    The counts are the same either way; a blank cell (spaces, a quoted empty string) is
+    read as empty, so the `value` of its INPUT006 issue is empty rather than the blank.
+    Columns in `text_too` (`_read_as_text`) stay text.
     """
     if raw.retype is None:
         return raw.frame
     schema = raw.frame.collect_schema()
-    text = [src for src in dict.fromkeys(numeric.values()) if schema.get(src) == pl.String]
+    text = [src for src in dict.fromkeys(numeric.values())
+            if schema.get(src) == pl.String and src not in text_too]
     if not text:
         return raw.frame
     try:

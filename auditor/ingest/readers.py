@@ -52,53 +52,97 @@ class RawTable:
     # while reading costs less than reading it as text and casting it. Reading fails (a
     # `polars` error) when a cell does not parse; the text table then serves as before.
     retype: Callable[[dict[str, pl.DataType]], pl.LazyFrame] | None = None
-    # What a CSV scan reads (the file, or the decoded bytes of a zip member), for `reading`.
-    source: Path | bytes | None = None
+    # The CSV scan (the file, or the decoded bytes of a zip member), for `reading`.
+    source: Scanner | None = None
+
+
+# What polars says when a CSV cannot be split or a cell cannot be parsed (lower case).
+_CSV_ERRORS = ("could not parse", "csv malformed", "invalid csv", "not properly escaped")
 
 
 @contextmanager
-def reading(path: str, source: Path | bytes | None = None) -> Iterator[None]:
-    """Turn a `polars` error raised while the raw table is read (a CSV cell with an unmatched
-    quote, a line that cannot be split) into an `InputError` naming the file, the line and
-    the column: exit code 2. `source`: what the CSV scan reads (`RawTable.source`), searched
-    for the cell polars quotes to give its line.
+def reading(path: str, scan: Scanner | None = None, *, any_error: bool = False) -> Iterator[None]:
+    """Turn the error polars raises on a CSV it cannot read (a cell with an unmatched quote,
+    a line that cannot be split) into an `InputError` naming the file, the line and the
+    column where it can: exit code 2, one paragraph. `scan`: the CSV's `Scanner`
+    (`RawTable.source`); without one, or for any other error (unless `any_error`, for a
+    step that only reads), the error goes on as it is: a bug is not blamed on the file.
 
-    Only around the steps that read the file: a lazily scanned CSV is parsed there.
+    Around the steps that read the file: a lazily scanned CSV is parsed there.
     """
     try:
         yield
     except pl.exceptions.PolarsError as exc:
         text = str(exc)
-        cell = re.search(r"could not parse `(.*?)` as dtype", text, re.S)
-        column = re.search(r"at column '(.*?)'", text)
-        why = text.split("Original error:", 1)[-1] if "Original error:" in text else text
-        why = " ".join(why.replace("`", "").split())
-        where = ""
-        if cell and column:
-            line = _line_of(source, cell.group(1).split("\n", 1)[0])
-            at = f"line {line}, " if line else ""
-            shown = " ".join(cell.group(1).split())
-            where = f" at {at}column {column.group(1)!r}, the cell starting {shown[:60]!r}"
-        raise InputError(
-            f"{path}: not a readable CSV table{where} ({why}). Check the delimiter "
-            "(--delimiter) and the quoting there: a quote that opens a cell must close it."
-        ) from exc
+        if scan is None or not (any_error or any(e in text.lower() for e in _CSV_ERRORS)):
+            raise
+        raise InputError(_csv_error(path, scan, text)) from exc
 
 
-def _line_of(source: Path | bytes | None, snippet: str) -> int | None:
-    """The 1-based line of `source` where `snippet` first starts a cell (an error path only:
-    the whole source is read)."""
-    if source is None or not snippet:
-        return None
+def _csv_error(path: str, scan: Scanner, text: str) -> str:
+    """The one-paragraph message of a CSV that polars could not read (`reading`)."""
+    cell = re.search(r"could not parse `(.*?)` as dtype", text, re.S)
+    column = re.search(r"at column '(.*?)'", text)
+    why = text.split("Original error:", 1)[-1] if "Original error:" in text else \
+        text.split("\n\n", 1)[0]
+    why = " ".join(why.replace("`", "").split())
+    if len(why) > 160:  # the quoted cell may run to the end of the file
+        why = why[:160] + " …"
+    line = _line_of(scan, cell.group(1)) if cell else None
+    line = line or _first_bad_line(scan)
+    where = [f"line {line}"] if line else []
+    if cell and column:
+        shown = " ".join(cell.group(1).split())
+        where.append(f"column {column.group(1)!r}, the cell starting {shown[:60]!r}")
+    at = f" at {', '.join(where)}" if where else ""
+    return (f"{path}: not a readable CSV table{at} ({why}). Check the delimiter (--delimiter) "
+            "and the quoting there: a quote that opens a cell must close it, and a cell that "
+            "holds a quote must be quoted.")
+
+
+def _source_bytes(scan: Scanner) -> bytes | None:
     try:
-        data = source.read_bytes() if isinstance(source, Path) else source
+        return scan.source.read_bytes() if isinstance(scan.source, Path) else scan.source
     except OSError:
         return None
-    needle = snippet.encode("utf-8")
-    at = data.find(needle)
-    while at > 0 and data[at - 1:at] not in (b",", b";", b"\t", b"|", b"\n"):
-        at = data.find(needle, at + 1)
-    return None if at < 0 else data.count(b"\n", 0, at) + 1
+
+
+def _line_of(scan: Scanner, cell: str) -> int | None:
+    """The line of the file where the cell polars quotes (`cell`, as it runs on) starts a
+    field, counted as the file is (header line 1, rows skipped before it included). An
+    error path only: the whole source is read."""
+    data = _source_bytes(scan)
+    if data is None or not cell:
+        return None
+    starts = (scan.d.encode("utf-8"), b"\n")
+    for needle in (cell.encode("utf-8"), cell.split("\n", 1)[0].encode("utf-8")):
+        at = data.find(needle)
+        while at > 0 and data[at - 1:at] not in starts:
+            at = data.find(needle, at + 1)
+        if at >= 0:
+            return data.count(b"\n", 0, at) + 1 + scan.skipped
+    return None
+
+
+def _first_bad_line(scan: Scanner) -> int | None:
+    """The first line Python's CSV reader (strict) cannot split, else the first whose
+    cell holds a quote without being quoted (`N"x`, which polars does not split), if any."""
+    data = _source_bytes(scan)
+    if data is None:
+        return None
+    text = data.decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text), delimiter=scan.d, strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error:
+        return reader.line_num + scan.skipped
+    for i, line in enumerate(text.splitlines(), start=1):
+        # a quoted cell loses its quotes when split; a quote left over was inside a cell
+        if '"' in line and '""' not in line and any(
+                '"' in c for c in next(csv.reader([line], delimiter=scan.d), [])):
+            return i + scan.skipped
+    return None
 
 
 def sha256_file(path: Path) -> str:
@@ -280,8 +324,8 @@ def _csv_from_text(text: str, path: str, enc: str, delimiter: str | None, fmt: s
     first = next(csv.reader(io.StringIO(text[:65536]), delimiter=d), [])
     headers = [h.strip() for h in first]
     _headers_check(headers, path)
-    return _finish_csv(_csv_scanner(text.encode("utf-8"), d), headers, path, enc, d, fmt, sha,
-                       member, skip_rows)
+    return _finish_csv(_csv_scanner(text.encode("utf-8"), d, skip_rows), headers, path, enc, d,
+                       fmt, sha, member, skip_rows)
 
 
 class Scanner:
@@ -289,23 +333,24 @@ class Scanner:
     types (by their names in the file). Nothing is parsed until the scan is collected, and
     errors in the file show then (see `reading`)."""
 
-    def __init__(self, source: Path | bytes, d: str) -> None:
-        self.source, self.d = source, d
+    def __init__(self, source: Path | bytes, d: str, skipped: int = 0) -> None:
+        # `skipped`: lines of the file before `source`'s first (the header), for messages
+        self.source, self.d, self.skipped = source, d, skipped
 
     def __call__(self, types: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
         return pl.scan_csv(self.source, separator=self.d, infer_schema=False, has_header=True,
                            truncate_ragged_lines=True, schema_overrides=types)
 
 
-def _csv_scanner(source: Path | bytes, d: str) -> Scanner:
+def _csv_scanner(source: Path | bytes, d: str, skipped: int = 0) -> Scanner:
     """See `Scanner`."""
-    return Scanner(source, d)
+    return Scanner(source, d, skipped)
 
 
 def _finish_csv(scan: Scanner, headers: list[str], path: str, enc: str, d: str, fmt: str,
                 sha: str, member: str | None, skip_rows: int) -> RawTable:
     lf = scan(None)
-    with reading(path, scan.source):
+    with reading(path, scan, any_error=True):  # reads the header only
         names = lf.collect_schema().names()
     notes: list[str] = []
     # Trailing empty columns (`;;;;;;` in German files) carry no header and no data: they are
@@ -335,7 +380,7 @@ def _finish_csv(scan: Scanner, headers: list[str], path: str, enc: str, d: str, 
 
     return RawTable(path=path, frame=shaped(lf), headers=headers, format=fmt, sha256=sha,
                     encoding=enc, delimiter=d, member=member, notes=notes, retype=retype,
-                    source=scan.source)
+                    source=scan)
 
 
 def read_csv(path: Path, encoding: str | None = None, delimiter: str | None = None,

@@ -7,6 +7,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from auditor.cli import main
@@ -186,3 +187,49 @@ def test_an_unclosed_quote_names_the_line_and_the_column(
         assert rc == 2, err
         assert str(p) in err and "line 5" in err and "column 'A'" in err, err
         assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_an_unclosed_quote_is_found_on_its_own_line_in_a_short_message(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = ["region:station:registered:valid:invalid:A:B"]
+    rows += [f"N:{i}:{100 + i}:80:2:50:30" for i in range(1, 3000)]
+    rows[2] = 'N:2:102:80:2:"50:30":30'  # a quoted cell, closed: fine
+    rows[6] = 'N:6:106:80:2:"50:30'  # line 7: the same text, never closed
+    p = tmp_path / "colon.csv"
+    p.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    rc, err = run(["inspect", str(p), "--delimiter", ":"], capsys)
+    assert rc == 2 and "line 7" in err and "column 'A'" in err, err
+    assert len(err) < 800  # the cell runs to the end of the file; the message does not
+
+
+def test_a_parquet_error_that_is_not_the_files_is_not_blamed_on_a_csv() -> None:
+    from auditor.ingest.readers import reading
+
+    # no CSV: the error goes on as it is
+    with pytest.raises(pl.exceptions.ComputeError), reading("x.parquet"):
+        raise pl.exceptions.ComputeError("conversion from `u64` to `i64` failed")
+
+
+def test_the_line_of_an_unclosed_quote_counts_the_rows_skipped_before_the_header(
+        tmp_path: Path) -> None:
+    from auditor.ingest.readers import InputError, read_csv, reading
+
+    lines = ["Results of the count", "published 2024-03-17", "region,station,registered,A"]
+    lines += [f"N,{i},{100 + i},50" for i in range(1, 6)]
+    lines[5] = 'N,3,"103,50'  # line 6 of the file
+    p = tmp_path / "pre.csv"
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    raw = read_csv(p, skip_rows=2)
+    with pytest.raises(InputError, match=r"line 6, column 'registered'"), \
+            reading(raw.path, raw.source):
+        raw.frame.collect()
+
+
+def test_a_quote_inside_an_unquoted_cell_names_its_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "q.csv"
+    p.write_text('region,station,registered,valid,invalid,A,B\nN,1,100,80,2,50,30\n'
+                 'N,2,"200, ok",80,2,50,30\nN"x,3,100,80,2,50,30\nN,4,100,80,2,50,30\n',
+                 encoding="utf-8")
+    rc, err = run(["inspect", str(p)], capsys)
+    assert rc == 2 and "line 4" in err and "Traceback" not in err, err

@@ -289,7 +289,8 @@ def _frames(path: Path) -> dict[str, pl.DataFrame]:
 @pytest.mark.parametrize("cells, typed", [
     (["007", "", "-3", "123456789012"], True),  # whole numbers and blanks: read as integers
     (["1.413", "", "12", "5"], False),  # a fraction (or German thousands): read as text first
-    ([" 9", "n/a", "12", "5"], False),  # padding and garbage: text, then INPUT findings
+    ([" 9", "n/a", "12", "5"], False),  # garbage: text, then INPUT findings
+    (["9 ", "", "12", "5"], False),  # a trailing space: text, stripped
 ])
 def test_counts_read_as_integers_by_the_reader_give_what_the_text_path_gives(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: list[str], typed: bool) -> None:
@@ -301,10 +302,10 @@ def test_counts_read_as_integers_by_the_reader_give_what_the_text_path_gives(
     p = write(tmp_path, "c.csv", HEADER + "\n".join(rows) + "\n")
     raw = load_one(p, LoadOptions()).raw
     assert raw.retype is not None
-    seen = build._typed_counts(raw, {"n0": "valid", "n1": "Beta"}).collect_schema()
+    seen = build._typed_counts(raw, {"n0": "valid", "n1": "Beta"}, set()).collect_schema()
     assert (seen["valid"], seen["Beta"]) == ((pl.Int64(),) * 2 if typed else (pl.String(),) * 2)
     fast = _frames(p)
-    monkeypatch.setattr(build, "_typed_counts", lambda raw, numeric: raw.frame)
+    monkeypatch.setattr(build, "_typed_counts", lambda raw, numeric, text_too: raw.frame)
     slow = _frames(p)
     for name, frame in fast.items():
         assert frame.equals(slow[name]), name
@@ -317,3 +318,26 @@ def test_counts_read_as_integers_by_the_reader_give_what_the_text_path_gives(
         want[("INPUT006", "valid")] = 11
     got = fast["issues"].group_by("code", "column").len().rows()
     assert {(c, k): n for c, k, n in got} == want
+
+
+def test_a_key_column_also_mapped_as_a_count_keeps_its_text_and_blank_counts_read_empty(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    build = importlib.import_module("auditor.ingest.build")
+    p = write(tmp_path, "k.csv", HEADER + "N,001,100,80,2,50,30\nN,002,200, ,2,50,30\n"
+              'N,003,300,"",3,50,40\n')
+    opts = LoadOptions(overrides=("registered=station",))
+    fast = load_one(p, opts).parts
+    monkeypatch.setattr(build, "_typed_counts", lambda raw, numeric, text_too: raw.frame)
+    slow = load_one(p, opts).parts
+    units = fast.units.collect()
+    assert units["unit_id"].to_list() == ["N/001", "N/002", "N/003"]
+    assert units.equals(slow.units.collect())
+    assert units["registered"].to_list() == [1, 2, 3]
+    # the blank valid cells are missing either way; the fast path shows no blank text
+    issues = fast.issues.collect().sort("source_row")
+    text = slow.issues.collect().sort("source_row")
+    assert issues.drop("value").equals(text.drop("value"))
+    assert issues["code"].to_list() == ["INPUT006", "INPUT006"]
+    assert issues["value"].to_list() == [None, None]
