@@ -190,14 +190,16 @@ CLEAN_SCAN_MIN_ROWS = 1_000_000
 
 def clean_columns(df: pl.DataFrame, cols: list[str]) -> frozenset[str]:
     """The text columns of `df` among `cols` that `clean_text` would leave as they are: no
-    cell with leading or trailing white space and no empty cell (one scan, no copy)."""
+    cell with leading or trailing white space and no empty cell (one scan)."""
     names = [c for c in dict.fromkeys(cols) if c in df.columns and df.schema[c] == pl.String]
-    if not names:
-        return frozenset()
-    # A comparison with the stripped text: half the time of a `^\s|\s$` regex at 1M rows.
-    dirty = df.select([((pl.col(c).str.strip_chars() != pl.col(c)) | (pl.col(c) == "")).any()
-                       .alias(c) for c in names])
-    return frozenset(c for c in names if not dirty[c][0])
+    return frozenset(c for c in names if not any(_dirty(p) for p in df[c].get_chunks()))
+
+
+def _dirty(s: pl.Series) -> bool:
+    r"""Whether a text column has a cell to strip or an empty one. A comparison with the
+    stripped text takes half the time of a `^\s|\s$` regex; it copies the text, so a large
+    column is taken piece by piece (at 10M stations, whole, it held 0.1 GB more)."""
+    return bool(((s.str.strip_chars() != s) | (s == "")).any())
 
 
 def _published_unit_id(level: pl.Expr, mp: Mapping) -> pl.Expr:
@@ -206,7 +208,7 @@ def _published_unit_id(level: pl.Expr, mp: Mapping) -> pl.Expr:
         return pl.col("unit_id")
     e: Any = pl
     for lvl, expr in hierarchy_exprs(mp):
-        e = e.when(level == lvl).then(pl.coalesce(expr, pl.col("unit_id")))
+        e = e.when(level == lvl).then(pl.coalesce(expr.cast(pl.String), pl.col("unit_id")))
     return e.otherwise(pl.col("unit_id"))  # type: ignore[no-any-return]
 
 
@@ -309,6 +311,10 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
         if lf_df.height >= CLEAN_SCAN_MIN_ROWS else frozenset()
     lf_df = lf_df.with_columns(has_data.alias("__has_data"),
                                _unit_id_expr(mp.key, mp.key_fill, clean).alias("unit_id"))
+    # A key column read for the ids alone is not needed any more (10M stations: 0.16 GB).
+    later = {*numeric.values(), *_text_besides_key(mp)}
+    lf_df = lf_df.drop([k for k in {*mp.key, *mp.key_fill.values()} - later
+                        if k in lf_df.columns])
     lf = lf_df.lazy()
     keep = ~pl.col("__total") & (pl.col("__has_data") | pl.lit(not mp.drop_empty))
     n_keep = lf_df.select(keep.sum()).item()
@@ -433,7 +439,12 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
 def _read_as_text(mp: Mapping) -> set[str]:
     """The columns the mapping reads as text: key, hierarchy, total-row rules, unit type,
     published percentages (a key column also mapped as a count keeps its `001`)."""
-    cols = {*mp.key, *mp.key_fill.values(), *(src for _, src in mp.hierarchy),
+    return {*mp.key, *mp.key_fill.values(), *_text_besides_key(mp)}
+
+
+def _text_besides_key(mp: Mapping) -> set[str]:
+    """The columns read as text other than for the unit ids (see `_read_as_text`)."""
+    cols = {*(src for _, src in mp.hierarchy),
             *(c for cs in mp.hier_cols.values() for c in cs),
             *(str(r["column"]) for r in mp.total_rows if "column" in r),
             *(str(pc["column"]) for pc in mp.percents if "column" in pc),
@@ -471,15 +482,17 @@ def _typed_counts(raw: RawTable, numeric: dict[str, str],
 def _categorical(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     """`df` with the text columns `cols` categorical: each distinct name is held once and
     every row holds a 4-byte code (at 10M units, region and district took 300 MB as text,
-    80 MB so). Converted piece by piece, so that the columns keep the pieces of the others:
-    an operation over columns in different pieces copies them all into matching ones."""
-    out = []
-    for c in cols:
-        s = df[c]
-        if s.dtype == pl.String:
-            out.append(pl.concat([p.cast(pl.Categorical) for p in s.get_chunks()],
-                                 rechunk=False) if s.n_chunks() > 1 else s.cast(pl.Categorical))
+    80 MB so)."""
+    out = [_categorical_series(df[c]) for c in cols if df[c].dtype == pl.String]
     return df.with_columns(out) if out else df
+
+
+def _categorical_series(s: pl.Series) -> pl.Series:
+    """A text column as categorical, converted piece by piece, so that it keeps the pieces
+    of the other columns: an operation over columns in different pieces copies them all
+    into matching ones."""
+    return (pl.concat([p.cast(pl.Categorical) for p in s.get_chunks()], rechunk=False)
+            if s.n_chunks() > 1 else s.cast(pl.Categorical))
 
 
 def _has_duplicates(df: pl.DataFrame, col: str) -> bool:
