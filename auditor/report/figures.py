@@ -169,8 +169,8 @@ def figure_data(m: Model) -> dict[str, Any]:
     key = _join_key(m) if has_votes else "unit_id"
     # One pass over the contest's units keeps only what the figures need, in memory.
     sel: list[pl.Expr] = [pl.col(key)]
-    if level:
-        sel.append(pl.col(level).cast(pl.String).fill_null("?"))
+    if level:  # as it is (a categorical is counted by its codes, its names read once)
+        sel.append(pl.col(level))
     label: str | None = None
     if num is not None and "registered" in cols:
         label, expr = num
@@ -185,7 +185,9 @@ def figure_data(m: Model) -> dict[str, Any]:
         out["turnout_hist"] = {**_hist(units.lazy(), "t"), "contest": contest,
                                "numerator": label}
     if level:
-        reg = units.group_by(level).agg(pl.len().alias("n")).sort(level)
+        reg = (units.group_by(level).agg(pl.len().alias("n"))
+               .with_columns(pl.col(level).cast(pl.String).fill_null("?"))
+               .group_by(level).agg(pl.col("n").sum()).sort(level))
         out["region_units"] = {"level": level, "names": reg[level].to_list(),
                                "units": reg["n"].to_list()}
     if not has_votes:
