@@ -51,30 +51,40 @@ GNU_TIME = Path("/usr/bin/time")
 
 
 def proc(cmd: list[str], runs: int = RUNS) -> tuple[float, float, float]:
-    """Min and median wall seconds and peak RSS (MiB) of a whole process.
+    """Min and median wall seconds and peak RSS (MiB) of a whole process (see `procs`)."""
+    return procs([cmd], runs)[0]
+
+
+def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, float, float]]:
+    """Per command: min and median wall seconds and peak RSS (MiB) of a whole process, the
+    commands taking turns (a, b, a, b, …) so that a slow spell of a shared machine falls on
+    all of them rather than on whichever ran then: a ratio of two commands timed one after
+    the other swung from 0.87 to 1.12 between two runs of this bench.
 
     The peak RSS comes from GNU time wrapped around the command: the rusage of a child
     forked straight from this process counts the pages it shared with the parent before
     exec (the parent holds the synthetic tables, so that figure was this process's size,
     not the command's). GNU time's own start-up costs ~1 ms; without it, wait4 is used.
     """
-    ts, rss = [], 0.0
+    ts: list[list[float]] = [[] for _ in cmds]
+    rss = [0.0 for _ in cmds]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rss"
         wrap = [str(GNU_TIME), "-f", "%M", "-o", str(out)] if GNU_TIME.exists() else []
         for _ in range(runs):
-            t0 = time.perf_counter()
-            p = subprocess.Popen([*wrap, *cmd], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, env=env, cwd=ROOT)
-            _, status, usage = os.wait4(p.pid, 0)
-            ts.append(time.perf_counter() - t0)
-            err = p.stderr.read().decode() if p.stderr else ""
-            if os.waitstatus_to_exitcode(status) not in (0, 1):
-                raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
-            kib = float(out.read_text().split()[-1]) if wrap else usage.ru_maxrss
-            rss = max(rss, kib / 1024)
-    return min(ts), statistics.median(ts), rss
+            for i, cmd in enumerate(cmds):
+                t0 = time.perf_counter()
+                p = subprocess.Popen([*wrap, *cmd], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env, cwd=ROOT)
+                _, status, usage = os.wait4(p.pid, 0)
+                ts[i].append(time.perf_counter() - t0)
+                err = p.stderr.read().decode() if p.stderr else ""
+                if os.waitstatus_to_exitcode(status) not in (0, 1):
+                    raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
+                kib = float(out.read_text().split()[-1]) if wrap else usage.ru_maxrss
+                rss[i] = max(rss[i], kib / 1024)
+    return [(min(t), statistics.median(t), r) for t, r in zip(ts, rss, strict=True)]
 
 
 def read_plain(path: Path) -> pl.DataFrame:
@@ -139,7 +149,6 @@ def real_cases(out: list[dict[str, Any]]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [*AUDITOR, "audit", str(path), "--format", "json", "--skip", "STAT", "-q",
                    "--fail-on", "never", "--out", tmp]
-            t = proc(cmd)
             if label == "ru2018":
                 peer = [PY, "-m", "bench.peers.pandas_checks", str(path),
                         "--registered", "Число избирателей, включенных в список избирателей",
@@ -147,10 +156,11 @@ def real_cases(out: list[dict[str, Any]]) -> None:
                         "--invalid", "Число недействительных избирательных бюллетеней",
                         "--choices-from", 15, "--drop", "url"]
                 peer = [str(x) for x in peer]
-                pb = proc(peer)
+                t, pb = procs([cmd, peer], max(RUNS, 10))  # close to 1: more turns
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
                                "pandas peer (whole process)", pb, t[2]))
             else:
+                t = proc(cmd)
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
                                "polars read (in-process)", base, t[2]))
         if label == "ru2018":
@@ -211,17 +221,16 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
             skip = ["--skip", "STAT"] if n >= 1_000_000 else []
             cmd = [*AUDITOR, "audit", str(p), "--format", "json", "-q", "--fail-on", "never",
                    "--out", str(o), *skip]
-            t = proc(cmd, runs)
             peer_pl = [PY, "-m", "bench.peers.polars_checks", str(p)]
-            b = proc(peer_pl, runs)
+            peer_pd = [PY, "-m", "bench.peers.pandas_checks", str(p), "--registered",
+                       "registered", "--valid", "valid", "--invalid", "invalid", "--cast",
+                       "ballots_cast", "--choices-from", "7"]
+            with_pd = n <= 1_000_000
+            t, b, *pb = procs([cmd, peer_pl, *([peer_pd] if with_pd else [])], runs)
             label = f"synthetic {n:,} {kind} whole audit{' --skip STAT' if skip else ''}"
             out.append(row(label, n, t, "polars peer query (whole process)", b, t[2]))
-            if n <= 1_000_000:
-                peer_pd = [PY, "-m", "bench.peers.pandas_checks", str(p), "--registered",
-                           "registered", "--valid", "valid", "--invalid", "invalid", "--cast",
-                           "ballots_cast", "--choices-from", "7"]
-                pb = proc(peer_pd, runs)
-                out.append(row(label, n, t, "pandas peer (whole process)", pb, t[2]))
+            if with_pd:
+                out.append(row(label, n, t, "pandas peer (whole process)", pb[0], t[2]))
             if n == 1_000_000 and kind == "csv":
                 html_case(out, p, tmp)
 
