@@ -482,17 +482,15 @@ def _typed_counts(raw: RawTable, numeric: dict[str, str],
 def _categorical(df: pl.DataFrame, cols: list[str]) -> pl.DataFrame:
     """`df` with the text columns `cols` categorical: each distinct name is held once and
     every row holds a 4-byte code (at 10M units, region and district took 300 MB as text,
-    80 MB so)."""
-    out = [_categorical_series(df[c]) for c in cols if df[c].dtype == pl.String]
+    80 MB so). Converted piece by piece, so that the columns keep the pieces of the others:
+    an operation over columns in different pieces copies them all into matching ones."""
+    out = []
+    for c in cols:
+        s = df[c]
+        if s.dtype == pl.String:
+            out.append(pl.concat([p.cast(pl.Categorical) for p in s.get_chunks()],
+                                 rechunk=False) if s.n_chunks() > 1 else s.cast(pl.Categorical))
     return df.with_columns(out) if out else df
-
-
-def _categorical_series(s: pl.Series) -> pl.Series:
-    """A text column as categorical, converted piece by piece, so that it keeps the pieces
-    of the other columns: an operation over columns in different pieces copies them all
-    into matching ones."""
-    return (pl.concat([p.cast(pl.Categorical) for p in s.get_chunks()], rechunk=False)
-            if s.n_chunks() > 1 else s.cast(pl.Categorical))
 
 
 def _has_duplicates(df: pl.DataFrame, col: str) -> bool:
