@@ -31,12 +31,18 @@ def unreadable_cell(m: Model) -> pl.LazyFrame:
     """A count cell that cannot be read as a number (text, `inf`, `NaN`).
 
     What: a cell in a count column whose text is not a finite number, e.g. `12a`, `n/a`,
-    `inf` (a division by zero exported as a count).
+    `inf` (a division by zero exported as a count), or a number too large for any count
+    (2⁶³ or more, e.g. twenty nines).
     Why it matters: a figure nobody can read cannot be checked, and a tool that reads it as
     zero would hide an error behind a plausible sum.
     Example: Kloop 2020's `form2_percent` contains `inf`; a Georgian protocol typed as `1O5`.
     """
-    return _rows(m, "INPUT001")
+    # a number too large for any count (2⁶³ or more) is a number, but not one to read
+    return _rows(m, "INPUT001").with_columns(
+        pl.when(pl.col("detail").is_not_null())
+        .then(pl.format("row {}: the `{}` cell {} is {}; the unit is audited without it",
+                        pl.col("source_row"), pl.col("key"), pl.col("value"), pl.col("detail")))
+        .alias("message"))
 
 
 # Profile `units.empty_detail` texts that say an empty row is simply not in yet

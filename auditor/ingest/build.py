@@ -63,11 +63,17 @@ def parse_float(col: str, thousands: str | None = None, decimal: str | None = No
     return s.cast(pl.Float64, strict=False)
 
 
+# No count reaches 2⁶³ (it would not fit in 64 bits): a cell that does is unreadable.
+COUNT_LIMIT = 2.0**63
+
+
 def as_count(f: pl.Expr) -> pl.Expr:
-    """A parsed float as an integer count when it is within 1e-9 of an integer, else null."""
+    """A parsed float as an integer count when it is within 1e-9 of an integer (and below
+    `COUNT_LIMIT`), else null."""
     r = f.round(0)
     # inf - inf is NaN, which fails the comparison: non-finite values become null too.
-    return pl.when((f - r).abs() <= INT_TOL).then(r.cast(pl.Int64)).otherwise(None)
+    return (pl.when(((f - r).abs() <= INT_TOL) & (r.abs() < COUNT_LIMIT))
+            .then(r.cast(pl.Int64)).otherwise(None))
 
 
 def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: int,
@@ -79,16 +85,19 @@ def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: i
     raw = clean_text(src)
     if exact:
         f = f.cast(pl.Float64)
+    huge = f.is_finite() & (f.abs() >= COUNT_LIMIT)
     code: Any = (
         pl.when(raw.is_not_null() & f.is_null()).then(pl.lit("INPUT001"))
         .when(f.is_not_null() & ~f.is_finite()).then(pl.lit("INPUT001"))
+        .when(huge).then(pl.lit("INPUT001"))
         .when(f.is_finite() & ((f - f.round(0)).abs() > INT_TOL)).then(pl.lit("INPUT004"))
     )
     if required:
         code = code.when(raw.is_null()).then(pl.lit("INPUT006"))
     code = code.otherwise(None)
     # Cheap superset of the problem cells first, so the code expression runs on few rows.
-    suspect = f.is_null() if exact else f.is_null() | ~f.is_finite() | (f != f.round(0))
+    suspect = f.is_null() if exact else \
+        f.is_null() | ~f.is_finite() | (f != f.round(0)) | (f.abs() >= COUNT_LIMIT)
     return (
         lf.filter(suspect.fill_null(True)).select(
             code.alias("code"),
@@ -99,7 +108,7 @@ def _issue_frame(lf: pl.LazyFrame, src: str, label: str, f: pl.Expr, file_idx: i
             pl.col("unit_id"),
             pl.lit(contest, pl.String).alias("contest"),
             pl.lit(False).alias("rejected"),
-            pl.lit(None, pl.String).alias("detail"),
+            pl.when(huge).then(pl.lit("too large for a count")).otherwise(None).alias("detail"),
         )
         .filter(pl.col("code").is_not_null())
     )
@@ -282,7 +291,9 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     lf = _typed_counts(raw, numeric, _read_as_text(mp))
     schema = lf.collect_schema()
     typed = {n for n, src in numeric.items() if schema.get(src, pl.String()).is_numeric()}
-    exact = {n for n in typed if schema[numeric[n]].is_integer()}
+    # (a UInt64 column may hold what no Int64 can: it is read as numbers, like text)
+    exact = {n for n in typed if schema[numeric[n]].is_integer()
+             and schema[numeric[n]] != pl.UInt64}
     lf = lf.with_columns(
         [(pl.col(src).cast(pl.Int64 if n in exact else pl.Float64) if n in typed
           else pl.col(src).cast(pl.Int64, strict=False)).alias(n) for n, src in numeric.items()])

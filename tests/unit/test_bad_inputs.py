@@ -233,3 +233,33 @@ def test_a_quote_inside_an_unquoted_cell_names_its_line(
                  encoding="utf-8")
     rc, err = run(["inspect", str(p)], capsys)
     assert rc == 2 and "line 4" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_count_too_large_for_64_bits_is_an_unreadable_cell_not_a_crash(
+        kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = {"region": ["N"] * 30, "station": [str(i) for i in range(30)],
+            "registered": [100 + i for i in range(30)], "valid": [80] * 30,
+            "invalid": [2] * 30, "A": [50] * 30, "B": [30] * 30}
+    if kind == "csv":
+        p = tmp_path / "big.csv"
+        df = pl.DataFrame(rows).with_columns(pl.col("registered").cast(pl.String))
+        df = df.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit("9" * 20))
+                             .otherwise(pl.col("registered")).alias("registered"))
+        df.write_csv(p)
+    else:
+        p = tmp_path / "big.parquet"
+        df = pl.DataFrame(rows).with_columns(pl.col("registered").cast(pl.UInt64))
+        df = df.with_columns(pl.when(pl.int_range(pl.len()) == 4).then(pl.lit(2**64 - 1,
+                                                                            pl.UInt64))
+                             .otherwise(pl.col("registered")).alias("registered"))
+        df.write_parquet(p)
+    rc, err = run(["audit", str(p), "--out", str(tmp_path / "o"), "--format", "json",
+                   "--only", "INPUT", "--fail-on", "never", "-q"], capsys)
+    assert rc == 0, err
+    doc = json.loads((tmp_path / "o" / "findings.json").read_text(encoding="utf-8"))
+    got = [(f["code"], f["source_row"], f["message"]) for f in doc["findings"]]
+    row = 6 if kind == "csv" else 5  # CSV: the header is row 1; Parquet: rows count from 1
+    assert [(c, r) for c, r, _ in got] == [("INPUT001", row)]
+    assert "too large for a count" in got[0][2]
+    assert doc["inputs"][0]["rows_in_model"] == 30
