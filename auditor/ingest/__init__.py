@@ -98,6 +98,15 @@ def read_raw(path: Path, opts: LoadOptions) -> tuple[RawTable, Profile | None, s
     return raw, found, why
 
 
+def _shown(headers: list[str]) -> str:
+    """Header names for a one-paragraph message: each on one line, cut at 60 characters."""
+    out = []
+    for h in headers:
+        h = " ".join(h.split())
+        out.append(h if len(h) <= 60 else h[:60] + " …")
+    return ", ".join(out)
+
+
 def _note_sheet(raw: RawTable, path: Path, opts: LoadOptions) -> None:
     """`--sheet` on a file that has no sheets is ignored, and the input's notes say so."""
     if opts.sheet is not None and raw.format != "xlsx":
@@ -120,10 +129,12 @@ def load_one(path: Path, opts: LoadOptions, file_idx: int = 0) -> Loaded:
         mp.hierarchy = list(raw.hierarchy)
         mp.unmapped = [h for h in mp.unmapped if h not in {src for _, src in raw.hierarchy}]
     if not mp.long and not any(c.choices for c in mp.contests) and not mp.counts:
+        hint = (" A header cell holding a line break usually means a quote in row 1 that "
+                "does not close." if any("\n" in h for h in raw.headers) else "")
         raise InputError(
             f"{path}: no column could be read as counts (registered voters, ballots, votes "
-            f"per choice). Columns seen: {', '.join(raw.headers[:30])}. Choose a profile with "
-            "--profile or map columns with --map canonical=source."
+            f"per choice). Columns seen: {_shown(raw.headers[:30])}. Choose a profile with "
+            f"--profile or map columns with --map canonical=source.{hint}"
         )
     with reading(raw.path, raw.source):
         number_notes = _guess_number_format(raw, mp) if prof is None else []

@@ -263,3 +263,12 @@ def test_a_count_too_large_for_64_bits_is_an_unreadable_cell_not_a_crash(
     assert [(c, r) for c, r, _ in got] == [("INPUT001", row)]
     assert "too large for a count" in got[0][2]
     assert doc["inputs"][0]["rows_in_model"] == 30
+
+
+def test_an_unclosed_quote_in_the_header_gives_one_paragraph_with_a_hint(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "hq.csv"
+    p.write_text('region,"station,registered,valid\nN,1,100,80\nN,2,200,90\n', encoding="utf-8")
+    rc, err = run(["inspect", str(p)], capsys)
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "no column could be read as counts" in err and "quote in row 1" in err
