@@ -233,6 +233,37 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
                 out.append(row(label, n, t, "pandas peer (whole process)", pb[0], t[2]))
             if n == 1_000_000 and kind == "csv":
                 html_case(out, p, tmp)
+                stage_case(out, p, n, tmp)
+
+
+def stage_case(out: list[dict[str, Any]], path: Path, n: int, tmp: Path) -> None:
+    """Where the whole audit's time goes (in-process, `--skip STAT`): load and prepare,
+    the checks (and `TURN002`, the costliest, alone), the figure data and the writing of
+    findings.json, each against the plain polars read of the same file."""
+    from auditor.engine import audit, prepare
+    from auditor.findings import write_outputs
+    from auditor.ingest import load
+    from auditor.report.figures import figure_data
+
+    base = timed(lambda: read_plain(path), 3)
+    label = f"synthetic {n:,} {path.suffix[1:]} stage:"
+    models: list[Any] = []
+
+    def loaded() -> None:
+        models[:] = [prepare(load([path]))]
+
+    out.append(row(f"{label} load + prepare", n, timed(loaded, 3), "polars read", base))
+    m = models[0]
+    out.append(row(f"{label} checks --skip STAT", n, timed(lambda: audit(m, skip=["STAT"]), 3),
+                   "polars read", base))
+    out.append(row(f"{label} TURN002 alone", n, timed(lambda: audit(m, only=["TURN002"]), 3),
+                   "polars read", base))
+    out.append(row(f"{label} figure data", n, timed(lambda: figure_data(m), 3), "polars read",
+                   base))
+    run = audit(m, skip=["STAT"])
+    out.append(row(f"{label} write findings.json", n,
+                   timed(lambda: write_outputs(run, tmp / "stage", ["json"]), 3),
+                   "polars read", base))
 
 
 def html_case(out: list[dict[str, Any]], path: Path, tmp: Path) -> None:
