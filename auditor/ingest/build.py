@@ -217,7 +217,7 @@ def _published_unit_id(level: pl.Expr, mp: Mapping) -> pl.Expr:
         return pl.col("unit_id")
     e: Any = pl
     for lvl, expr in hierarchy_exprs(mp):
-        e = e.when(level == lvl).then(pl.coalesce(expr.cast(pl.String), pl.col("unit_id")))
+        e = e.when(level == lvl).then(pl.coalesce(expr, pl.col("unit_id")))
     return e.otherwise(pl.col("unit_id"))  # type: ignore[no-any-return]
 
 

@@ -302,7 +302,7 @@ def _csv_from_bytes(data: bytes, path: str, encoding: str | None, delimiter: str
         first = next(csv.reader(io.StringIO(head), delimiter=d), [])
         headers = [h.strip() for h in first]
         _headers_check(headers, path)
-        return _finish_csv(_csv_scanner(body, d), headers, path, enc, d, fmt, sha, member,
+        return _finish_csv(Scanner(body, d), headers, path, enc, d, fmt, sha, member,
                            skip_rows)
     try:
         text = data.decode(enc)
@@ -324,7 +324,7 @@ def _csv_from_text(text: str, path: str, enc: str, delimiter: str | None, fmt: s
     first = next(csv.reader(io.StringIO(text[:65536]), delimiter=d), [])
     headers = [h.strip() for h in first]
     _headers_check(headers, path)
-    return _finish_csv(_csv_scanner(text.encode("utf-8"), d, skip_rows), headers, path, enc, d,
+    return _finish_csv(Scanner(text.encode("utf-8"), d, skip_rows), headers, path, enc, d,
                        fmt, sha, member, skip_rows)
 
 
@@ -340,11 +340,6 @@ class Scanner:
     def __call__(self, types: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
         return pl.scan_csv(self.source, separator=self.d, infer_schema=False, has_header=True,
                            truncate_ragged_lines=True, schema_overrides=types)
-
-
-def _csv_scanner(source: Path | bytes, d: str, skipped: int = 0) -> Scanner:
-    """See `Scanner`."""
-    return Scanner(source, d, skipped)
 
 
 def _finish_csv(scan: Scanner, headers: list[str], path: str, enc: str, d: str, fmt: str,
@@ -397,7 +392,7 @@ def read_csv(path: Path, encoding: str | None = None, delimiter: str | None = No
         first = next(csv.reader(io.StringIO(text_head[:65536]), delimiter=d), [])
         headers = [h.strip() for h in first]
         _headers_check(headers, str(path))
-        return _finish_csv(_csv_scanner(path, d), headers, str(path), enc, d, "csv", sha,
+        return _finish_csv(Scanner(path, d), headers, str(path), enc, d, "csv", sha,
                            None, 0)
     return _csv_from_bytes(path.read_bytes(), str(path), enc, delimiter, "csv", sha, None,
                            skip_rows)
