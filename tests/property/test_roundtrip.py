@@ -82,3 +82,20 @@ def test_row_order_does_not_change_the_model(df: pl.DataFrame, seed: int) -> Non
     assert c1 == c2
     assert u1.sort("contest", "unit_id").equals(u2.sort("contest", "unit_id"))
     assert v1.sort("contest", "unit_id", "choice").equals(v2.sort("contest", "unit_id", "choice"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6),
+                          st.text(st.sampled_from(" \t\r\n\x0b\x0c\x1c\x85\xa0\u2003\u3000ab"),
+                                  max_size=4)),
+                min_size=1, max_size=8))
+def test_the_byte_test_of_clean_columns_agrees_with_stripping(cells: list[str | None]) -> None:
+    """`clean_columns` reads each cell's first and last byte before stripping anything: it
+    must call a column clean exactly when no cell is empty or changed by stripping."""
+    import importlib
+
+    build = importlib.import_module("auditor.ingest.build")
+    df = pl.DataFrame({"c": cells}, schema={"c": pl.String})
+    stripped = df["c"].str.strip_chars()
+    exact = not bool(((stripped != df["c"]) | (df["c"] == "")).any())
+    assert (build.clean_columns(df, ["c"]) == {"c"}) is exact
