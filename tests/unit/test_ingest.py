@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -341,3 +342,30 @@ def test_a_key_column_also_mapped_as_a_count_keeps_its_text_and_blank_counts_rea
     assert issues.drop("value").equals(text.drop("value"))
     assert issues["code"].to_list() == ["INPUT006", "INPUT006"]
     assert issues["value"].to_list() == [None, None]
+
+
+def test_the_parsed_copy_of_the_builtin_profiles_gives_what_parsing_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Profiles are read through a JSON copy named by the TOML texts' hash: the copy must
+    give the same documents, a damaged copy must be parsed anew and replaced, and a place
+    where no copy can be written must not stop anything."""
+    import tomllib
+
+    from auditor import profiles
+
+    texts = [("a.toml", 'name = "a"\n[detect]\nheaders = ["^x$"]\npriority = 2\n'),
+             ("b.toml", 'name = "b"\nextends = "a"\n[columns]\nvalid = "re:^v"\n')]
+    parsed = [tomllib.loads(t) for _, t in texts]
+    monkeypatch.setattr(profiles, "_PARSED_DIR", tmp_path)
+    assert profiles._parsed(texts) == parsed
+    (copy,) = tmp_path.glob("profiles-*.json")
+    assert profiles._parsed(texts) == parsed  # read from the copy
+    copy.write_text("[{", encoding="utf-8")  # damaged: parsed anew, and the copy replaced
+    assert profiles._parsed(texts) == parsed
+    assert json.loads(copy.read_text(encoding="utf-8")) == parsed
+    changed = [texts[0], ("b.toml", texts[1][1].replace("^v", "^valid"))]
+    assert profiles._parsed(changed)[1]["columns"]["valid"] == "re:^valid"
+    assert len(list(tmp_path.glob("profiles-*.json"))) == 1  # the stale copy is gone
+    monkeypatch.setattr(profiles, "_PARSED_DIR", tmp_path / "file" / "sub")
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    assert profiles._parsed(texts) == parsed
