@@ -339,6 +339,17 @@ def test_first_seen_ids_number_groups_in_order_of_appearance_with_nulls_as_a_gro
     assert turn._first_seen_ids(df, ["a"]).to_list() == [0, 1, 2, 0, 1, 2, 3]
     assert turn._first_seen_ids(df, ["a", "b"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
     assert turn._first_seen_ids(df, ["b", "a"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
+    # categorical keys are numbered by their codes, null as one more code: the same groups
+    cat = df.with_columns(pl.col("a").cast(pl.Categorical),
+                          pl.col("b").cast(pl.String).cast(pl.Categorical))
+    assert turn._cheap_codes(cat, ["a", "b"]) and not turn._cheap_codes(df, ["a", "b"])
+    assert turn._first_seen_ids(cat, ["a", "b"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
+    assert turn._first_seen_ids(cat, ["b", "a"]).to_list() == [0, 1, 2, 0, 3, 2, 4]
+    window = turn.comparison_groups(df.with_columns(contest=pl.lit("c"), unit_type=pl.lit("r")),
+                                    ["a", "b"])["__g"]
+    coded = turn.comparison_groups(cat.with_columns(contest=pl.lit("c"), unit_type=pl.lit("r")),
+                                   ["a", "b"])["__g"]
+    assert window.to_list() == coded.to_list() == [0, 1, 2, 0, 3, 2, 4]
 
 
 def _regions(small_region: bool, listed: bool = False) -> tuple[list[dict[str, Any]], set[str]]:
