@@ -161,8 +161,8 @@ def _parsed(texts: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
     Parsing the 15 files with `tomllib` took 25 ms of every command (3 % of a whole audit of
     Russia 2018); reading the JSON copy takes 1 ms. The copy is written where Python writes
-    byte code, and not at all where it cannot be (a read-only install); any change to a profile changes the
-    hash, so a stale copy is never read, and older copies are removed.
+    byte code, and not at all where it cannot be (a read-only install); any change to a
+    profile changes the hash, so a stale copy is never read, and older copies are removed.
     """
     digest = hashlib.sha256("\0".join(f"{n}\0{t}" for n, t in texts).encode()).hexdigest()
     path = _PARSED_DIR / f"profiles-{digest[:16]}.json"
