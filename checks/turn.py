@@ -233,6 +233,12 @@ def _text_codes(s: pl.Series) -> pl.Series:
     return s.to_physical()
 
 
+def _null_last_codes(s: pl.Series) -> pl.Series:
+    """`_text_codes` of a text column with null as one more code, after the largest."""
+    c = _text_codes(s)
+    return c.fill_null(int(c.max() or 0) + 1) if c.null_count() else c  # type: ignore[arg-type]
+
+
 def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
     """The groups of the rows by `keys`, numbered in the order they first appear.
 
@@ -244,9 +250,8 @@ def _first_seen_ids(df: pl.DataFrame, keys: list[str]) -> pl.Series:
     """
     def codes(k: str) -> pl.Series:
         s = df[k]
-        if s.dtype == pl.Categorical:  # its codes as they are, null after the largest
-            c = s.to_physical().cast(pl.Int64)
-            return c.fill_null(int(c.max() or 0) + 1) if c.null_count() else c  # type: ignore[arg-type]
+        if s.dtype == pl.Categorical:  # its codes as they are (Int64: they are folded)
+            return _null_last_codes(s).cast(pl.Int64)
         if s.dtype.is_integer() and (not s.null_count() or (s.min() or 0) >= 0):  # type: ignore[operator]
             return _dense(s)  # (null becomes -1 there)
         return _dense(_text_codes(s))
@@ -544,8 +549,7 @@ def _coded(rates: pl.DataFrame, hier: list[str],
     def code(s: pl.Series) -> pl.Series:
         if s.dtype not in (pl.String, pl.Categorical):
             return _first_seen_ids(rates, [s.name])
-        c = _text_codes(s)
-        return c.fill_null(int(c.max() or 0) + 1) if c.null_count() else c  # type: ignore[arg-type]
+        return _null_last_codes(s)
 
     nums = [c for _, how in measures for c in how[:2]]
     return rates.select("contest", "unit_type", *dict.fromkeys(nums)).with_columns(
