@@ -230,6 +230,36 @@ def test_prefetch_gives_what_the_readers_compute(tmp_path: Path) -> None:
     assert raw.member == name and raw.sha256 == sha256_file(z)
 
 
+def test_prefetch_inflates_members_in_one_call_or_leaves_them_to_zipfile(
+        tmp_path: Path) -> None:
+    """Stored and deflated members are inflated from the raw bytes after their local header
+    and CRC-checked; any other method, or a damaged member, is left to `ZipFile.read`. An
+    empty file is hashed too (it cannot be mapped)."""
+    data = b"region,station,valid\n" + b"North,1,42\n" * 20_000
+    z = tmp_path / "m.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("stored.csv"), data, compress_type=zipfile.ZIP_STORED)
+        zf.writestr("deflated.csv", data, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("bz.csv", data, compress_type=zipfile.ZIP_BZIP2)
+        zf.writestr("Ünïcode name with a long extra.csv", data[:5000],
+                    compress_type=zipfile.ZIP_DEFLATED)
+    with zipfile.ZipFile(z) as zf:
+        infos = {i.filename: i for i in zf.infolist()}
+        for name in ("stored.csv", "deflated.csv", "Ünïcode name with a long extra.csv"):
+            assert prefetch._inflated(z, infos[name]) == zf.read(name)
+        assert prefetch._inflated(z, infos["bz.csv"]) is None
+    # a flipped byte inside the deflated member: its CRC fails, zipfile reports it
+    raw = bytearray(z.read_bytes())
+    at = infos["deflated.csv"].header_offset + 30 + len(b"deflated.csv") + 40
+    raw[at] ^= 0xFF
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(bytes(raw))
+    assert prefetch._inflated(bad, infos["deflated.csv"]) is None
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    assert prefetch._sha256(empty) == (hashlib.sha256(b"").hexdigest(), b"")
+
+
 def test_prefetch_ignores_a_changed_file(tmp_path: Path) -> None:
     p = tmp_path / "e.csv"
     p.write_text("a,b\n1,2\n", encoding="utf-8")
