@@ -589,8 +589,13 @@ def _region_slices(rates: pl.DataFrame, top: pl.Series, oks: list[pl.Expr],
     row_slice = pl.Series(values=[0] * size, dtype=pl.UInt32).scatter(
         per_top["__top"], slice_of.cast(pl.UInt32)).gather(top)
     # Only the slice numbers in use (a region larger than a slice skips some): each holds a
-    # region. (Grouping the row numbers by slice took as long and 110 MB more at 10M units.)
-    return [row_slice.eq(i).arg_true() for i in slice_of.unique().sort()]
+    # region. One query finds the rows of every slice side by side (10M units: 0.13 s where
+    # one pass after the other took 0.24 s; grouping the row numbers by slice took as long
+    # and 110 MB more).
+    used = slice_of.unique().sort().to_list()
+    found = row_slice.to_frame("s").select(
+        pl.arg_where(pl.col("s") == i).implode().alias(f"s{i}") for i in used)
+    return [found[c][0] for c in found.columns]
 
 
 def _flagged_large(rates: pl.DataFrame, hier: list[str],
