@@ -58,7 +58,7 @@ def _inflated(path: Path, info: ZipInfo) -> bytes | None:
     `ZipFile.read` inflates in small steps, taking the GIL back at each, which it gets every
     few milliseconds while the main thread imports polars. One `zlib.decompress` holds it
     only between large blocks: the read-ahead of Russia 2018 (hash and member) now ends at
-    0.13–0.16 s of the process instead of 0.17–0.20 s.
+    0.14–0.16 s of the process instead of 0.18–0.20 s.
     """
     import zipfile
 
