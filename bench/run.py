@@ -24,6 +24,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -138,14 +139,14 @@ def real_cases(out: list[dict[str, Any]]) -> None:
             print(f"skip {label}: {path} absent", file=sys.stderr)
             continue
         n = read_plain(path).height
-        base = timed(lambda p=path: read_plain(p))
+        base = timed(partial(read_plain, path))
         out.append(row(f"{label} ingest+exact (in-process)", n,
-                       timed(lambda p=path: audit_inprocess(p, EXACT)), "polars read", base))
+                       timed(partial(audit_inprocess, path, EXACT)), "polars read", base))
         m = materialised(path)
         from auditor.engine import audit
 
         out.append(row(f"{label} exact checks on loaded model", n,
-                       timed(lambda mm=m: audit(mm, only=EXACT)), "polars read", base))
+                       timed(partial(audit, m, only=EXACT)), "polars read", base))
         with tempfile.TemporaryDirectory() as tmp:
             cmd = [*AUDITOR, "audit", str(path), "--format", "json", "--skip", "STAT", "-q",
                    "--fail-on", "never", "--out", tmp]
@@ -154,8 +155,7 @@ def real_cases(out: list[dict[str, Any]]) -> None:
                         "--registered", "Число избирателей, включенных в список избирателей",
                         "--valid", "Число действительных избирательных бюллетеней",
                         "--invalid", "Число недействительных избирательных бюллетеней",
-                        "--choices-from", 15, "--drop", "url"]
-                peer = [str(x) for x in peer]
+                        "--choices-from", "15", "--drop", "url"]
                 t, pb = procs([cmd, peer], max(RUNS, 10))  # close to 1: more turns
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
                                "pandas peer (whole process)", pb, t[2]))

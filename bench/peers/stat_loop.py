@@ -21,7 +21,8 @@ import numpy as np
 def _hits(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Whether count k of n is the count nearest to a whole percentage (integer arithmetic)."""
     pct = (200 * k + n) // (2 * n)  # the nearest whole percentage, halves rounded up
-    return np.abs(100 * k - pct * n) <= 50
+    hits: np.ndarray = np.abs(100 * k - pct * n) <= 50
+    return hits
 
 
 def integer_null_loop(numer: np.ndarray, denom: np.ndarray, n_rep: int = 1000,
