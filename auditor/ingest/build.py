@@ -131,8 +131,7 @@ def _unit_id_expr(key: list[str], fill: dict[str, str] | None = None,
         .fill_null("")
         for k in key
     ]
-    # one key: its column as it is (no cell to fill, a clean column: no copy of 10M ids)
-    return parts[0] if len(parts) == 1 else pl.concat_str(parts, separator="/")
+    return pl.concat_str(parts, separator="/")
 
 
 def _total_conds(rules: list[dict[str, Any]]) -> list[tuple[pl.Expr, str]]:
