@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import hashlib
 import io
 import re
 import zipfile
@@ -146,15 +145,9 @@ def _first_bad_line(scan: Scanner) -> int | None:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file's bytes, streamed (or taken from `auditor.prefetch`)."""
+    """SHA-256 of a file's bytes (taken from `auditor.prefetch` when it read the file)."""
     done = prefetch.sha256(path)
-    if done is not None:
-        return done
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return done if done is not None else prefetch.file_sha256(path)[0]
 
 
 _TAB_NAMES = ("\t", "\\t", "\\\\t", "tab", "TAB", "Tab")

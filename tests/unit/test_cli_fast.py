@@ -257,7 +257,7 @@ def test_prefetch_inflates_members_in_one_call_or_leaves_them_to_zipfile(
     assert prefetch._inflated(bad, infos["deflated.csv"]) is None
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    assert prefetch._sha256(empty) == (hashlib.sha256(b"").hexdigest(), b"")
+    assert prefetch.file_sha256(empty) == (hashlib.sha256(b"").hexdigest(), b"")
 
 
 def test_prefetch_ignores_a_changed_file(tmp_path: Path) -> None:
