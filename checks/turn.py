@@ -271,6 +271,13 @@ def _cheap_codes(df: pl.DataFrame, keys: list[str]) -> bool:
     return all(df.schema[k] == pl.Categorical or df.schema[k].is_integer() for k in keys)
 
 
+def _varying(df: pl.DataFrame, keys: list[str]) -> list[str]:
+    """`keys` without those the same in every row (one contest, one unit type): found by a
+    comparison with the first value, a sixth of the time of counting distinct values."""
+    same = df.select([pl.col(k).eq_missing(pl.col(k).first()).all() for k in keys]).row(0)
+    return [k for k, s in zip(keys, same, strict=True) if not s]
+
+
 def comparison_groups(df: pl.DataFrame, hierarchy: list[str]) -> pl.DataFrame:
     """`df` with `__g`, an integer naming the unit's lowest comparison group (contest, unit
     type and every hierarchy level): 0, 1, 2, … in the order the groups first appear.
@@ -282,9 +289,7 @@ def comparison_groups(df: pl.DataFrame, hierarchy: list[str]) -> pl.DataFrame:
     1M units a third of the time of a window over them), else by hashing the keys; a key
     that is the same in every row (one contest, one unit type) is left out.
     """
-    keys = ["contest", "unit_type", *hierarchy]
-    same = df.select([pl.col(k).eq_missing(pl.col(k).first()).all() for k in keys]).row(0)
-    keys = [k for k, s in zip(keys, same, strict=True) if not s]
+    keys = _varying(df, ["contest", "unit_type", *hierarchy])
     g = _runs(df, keys)
     if g is None and not keys:
         g = pl.zeros(df.height, pl.Int64, eager=True).alias("__g")
@@ -566,11 +571,7 @@ def _region_slices(rates: pl.DataFrame, top: pl.Series, oks: list[pl.Expr],
     slice would hold every unit."""
     if rates.height <= SLICE_UNITS:
         return None
-    # a key the same in every row (one contest, one type) is left out: a comparison with
-    # the first value is a sixth of the time of counting distinct values
-    same = rates.select([pl.col(k).eq_missing(pl.col(k).first()).all()
-                         for k in ("contest", "unit_type")]).row(0)
-    keys = [k for k, s in zip(("contest", "unit_type"), same, strict=True) if not s]
+    keys = _varying(rates, ["contest", "unit_type"])
     # `rates` holds the columns in the pieces the file was read in, `top` is one piece: a
     # select over columns of both kinds would first copy them all into matching pieces.
     flags = rates.select(*keys, *[ok.alias(f"__ok{j}") for j, ok in enumerate(oks)]).rechunk()
