@@ -10,12 +10,13 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from itertools import repeat
 from typing import Any
 
 import polars as pl
 
 from auditor import __version__
-from auditor.findings import AuditRun, CheckStatus, Finding, fingerprint_of
+from auditor.findings import AuditRun, CheckStatus, Finding, fingerprints_of
 from auditor.model import Model
 from auditor.registry import (
     CheckOutput,
@@ -121,78 +122,74 @@ def _column(df: pl.DataFrame, name: str) -> list[Any]:
     return df[name].to_list() if name in df.columns else [None] * df.height
 
 
+def _texts(df: pl.DataFrame, name: str) -> list[str | None]:
+    """A column as text (None stays None), or Nones where the check did not give it."""
+    values = _column(df, name)
+    if name in df.columns and df.schema[name] in (pl.String, pl.Categorical):
+        return values
+    return [None if v is None else str(v) for v in values]
+
+
+def _file_names(src: list[Any], files: list[str]) -> list[str | None]:
+    """The source file of each row: an index into the inputs becomes its path; a row that
+    names none is the one input's, when there is only one."""
+    one = files[0] if len(files) == 1 else None
+    out: list[str | None] = []
+    for s in src:
+        if isinstance(s, int) and 0 <= s < len(files):
+            out.append(files[s])
+        else:
+            out.append(one if s is None else str(s))
+    return out
+
+
 def rows_to_findings(spec: CheckSpec, df: pl.DataFrame, m: Model) -> list[Finding]:
     """Turn a check's violating rows into findings with context and fingerprints.
 
-    Column by column (a Python list each) rather than row by row as dicts: thousands of
-    findings (2,510 TURN001 rows on Russia 2018) are made in a single pass with no lookup.
+    Column by column (a Python list each, one comprehension per field) rather than row by
+    row: thousands of findings (2,510 TURN001 rows on Russia 2018) are made with no lookup
+    per row but the units' context, where a check did not give their path or row.
     """
     if df.height == 0:
         return []
     n = df.height
-    contests, units, paths, rows_ = (_column(df, c) for c in
-                                     ("contest", "unit_id", "path", "source_row"))
-    need = {(str(c or ""), str(u)) for c, u, p, r in zip(contests, units, paths, rows_,
-                                                          strict=True)
+    contests, units, choices, keys = (_texts(df, c) for c in
+                                      ("contest", "unit_id", "choice", "key"))
+    paths, rows_ = _column(df, "path"), _column(df, "source_row")
+    need = {(c or "", u) for c, u, p, r in zip(contests, units, paths, rows_, strict=True)
             if u is not None and (p is None or r is None)}
     ctx = _unit_context(m, need)
-    files = [i.path for i in m.inputs]
-    one_file = files[0] if len(files) == 1 else None
-    has_file = "source_file" in df.columns
-    src_files = _column(df, "source_file")
+    if ctx:
+        none: dict[str, Any] = {}
+        got = [none if u is None else ctx.get((c or "", u), none)
+               for c, u in zip(contests, units, strict=True)]
+        paths = [p or g.get("path") for p, g in zip(paths, got, strict=True)]
+        rows_ = [g.get("source_row") if r is None else r for r, g in zip(rows_, got, strict=True)]
+        ctx_files = [g.get("source_file") for g in got]
+    else:
+        paths = [p or None for p in paths]
+        ctx_files = [None] * n
+    files = _file_names(_column(df, "source_file") if "source_file" in df.columns
+                        else ctx_files, [i.path for i in m.inputs])
     code, name, family = spec.code, spec.name, spec.family
     severity, certainty, template = spec.severity, spec.certainty, spec.message
-    severities, choices, keys, messages, affected = (
-        _column(df, c) for c in ("severity", "choice", "key", "message", "votes_affected"))
+    severities = [s or severity for s in _column(df, "severity")]
+    messages: list[str] = []
+    for i, msg in enumerate(_column(df, "message")):
+        messages.append(str(msg) if msg else format_message(
+            template, {"path": paths[i], **df.row(i, named=True)}))
     # a numeric column's values are numbers already; text or flags are read one by one
     numbers = [_column(df, c) if c in df.columns and (df.schema[c].is_integer()
                                                       or df.schema[c].is_float())
                else [_as_float(v) for v in _column(df, c)]
                for c in ("observed", "expected", "delta", "p_value", "q_value")]
-    no_ctx: dict[str, Any] = {}
-    out: list[Finding] = []
-    for i in range(n):
-        contest, unit_id, choice, key = contests[i], units[i], choices[i], keys[i]
-        contest_s = None if contest is None else str(contest)
-        unit_s = None if unit_id is None else str(unit_id)
-        choice_s = None if choice is None else str(choice)
-        key_s = None if key is None else str(key)
-        c = ctx.get((contest_s or "", unit_s), no_ctx) if unit_s is not None else no_ctx
-        path = paths[i] or c.get("path")
-        src_file = src_files[i] if has_file else c.get("source_file")
-        if isinstance(src_file, int) and 0 <= src_file < len(files):
-            src_file = files[src_file]
-        elif src_file is None:
-            src_file = one_file
-        src_row = rows_[i]
-        if src_row is None:
-            src_row = c.get("source_row")
-        msg = messages[i]
-        va = affected[i]
-        out.append(Finding.of((  # the fields in `FINDING_FIELDS` order
-            code,
-            name,
-            family,
-            severities[i] or severity,
-            certainty,
-            str(msg) if msg else format_message(template, {"path": path,
-                                                           **df.row(i, named=True)}),
-            contest_s,
-            unit_s,
-            path,
-            choice_s,
-            numbers[0][i],
-            numbers[1][i],
-            numbers[2][i],
-            numbers[3][i],
-            numbers[4][i],
-            None if va is None else round(float(va)),
-            None if src_file is None else str(src_file),
-            None if src_row is None else int(src_row),
-            key_s,
-            fingerprint_of(code, contest_s, unit_s, choice_s, key_s),
-        )))
-    return out
+    affected = [None if v is None else round(float(v)) for v in _column(df, "votes_affected")]
+    rows_ = [None if r is None else int(r) for r in rows_]
+    each = (repeat(code, n), repeat(name, n), repeat(family, n), severities,
+            repeat(certainty, n), messages, contests, units, paths, choices, *numbers,
+            affected, files, rows_, keys,
+            fingerprints_of(code, contests, units, choices, keys))
+    return list(map(Finding.of, zip(*each, strict=True)))  # fields in `FINDING_FIELDS` order
 
 
 def select_checks(

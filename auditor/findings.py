@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
+
 Severity = Literal["error", "warning", "info"]
 Certainty = Literal["exact", "statistical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -45,6 +47,10 @@ FINDING_FIELDS = (
 )
 
 
+# The fields `Finding.to_dict` cleans for JSON (`votes_affected` and `source_row` are ints).
+_NUMBER_FIELDS = ("observed", "expected", "delta", "p_value", "q_value")
+
+
 def fingerprint_of(code: str, contest: str | None, unit_id: str | None, choice: str | None,
                    key: str | None) -> str:
     """Stable identity of a finding: same place and same rule give the same hash.
@@ -54,6 +60,15 @@ def fingerprint_of(code: str, contest: str | None, unit_id: str | None, choice: 
     """
     text = "\x1f".join([code, contest or "", unit_id or "", choice or "", key or ""])
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def fingerprints_of(code: str, contests: list[str | None], units: list[str | None],
+                    choices: list[str | None], keys: list[str | None]) -> list[str]:
+    """`fingerprint_of` of many findings of one check: the same hashes, in one pass."""
+    sha = hashlib.sha256
+    return [sha(f"{code}\x1f{c or ''}\x1f{u or ''}\x1f{ch or ''}\x1f{k or ''}"
+                .encode()).hexdigest()[:16]
+            for c, u, ch, k in zip(contests, units, choices, keys, strict=True)]
 
 
 def _clean_number(x: Any) -> float | int | None:
@@ -101,32 +116,17 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """The finding as a JSON-ready mapping with NaN/inf replaced by None.
 
-        Keys in the order of `FINDING_FIELDS` (a test checks it): one dict literal, as
-        dataclasses.asdict deep-copies and costs ~0.1 ms a finding.
+        Keys in the order of `FINDING_FIELDS` (a test checks it): a copy of the instance's
+        attributes, which the constructor and `of` set in that order, with the numbers that
+        are not a plain int or None cleaned (`_clean_number`). `dataclasses.asdict`
+        deep-copies and costs ~0.1 ms a finding; this copy, ~1 µs.
         """
-        c = _clean_number
-        return {
-            "code": self.code,
-            "name": self.name,
-            "family": self.family,
-            "severity": self.severity,
-            "certainty": self.certainty,
-            "message": self.message,
-            "contest": self.contest,
-            "unit_id": self.unit_id,
-            "path": self.path,
-            "choice": self.choice,
-            "observed": c(self.observed),
-            "expected": c(self.expected),
-            "delta": c(self.delta),
-            "p_value": c(self.p_value),
-            "q_value": c(self.q_value),
-            "votes_affected": self.votes_affected,
-            "source_file": self.source_file,
-            "source_row": self.source_row,
-            "key": self.key,
-            "fingerprint": self.fingerprint,
-        }
+        d = self.__dict__.copy()
+        for k in _NUMBER_FIELDS:
+            v = d[k]
+            if v is not None and type(v) is not int:
+                d[k] = _clean_number(v)
+        return d
 
     @classmethod
     def of(cls, values: tuple[Any, ...]) -> Finding:
@@ -293,11 +293,34 @@ def finite(x: Any) -> Any:
 _COMPACT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def _compact_lines(items: list[Any]) -> str:
+    """Each item as compact JSON, one per line (joined by `,` and a newline).
+
+    orjson writes them, three to four times as fast as the standard encoder (Russia 2018's
+    4,434 findings: 18 ms against 67 ms; number formatting is most of it). What it refuses
+    (an integer beyond 64 bits, text with a lone surrogate, a type it does not know) is
+    written by the standard encoder instead. The numbers read back the same either way;
+    orjson writes an exponent the shortest way (`1e-5` where Python writes `1e-05`).
+    """
+    try:
+        return b",\n".join(map(orjson.dumps, items)).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return ",\n".join(map(_compact_one, items))
+
+
+def _compact_one(item: Any) -> str:
+    """One item as compact JSON: orjson, else the standard encoder (`_compact_lines`)."""
+    try:
+        return orjson.dumps(item).decode("utf-8")
+    except TypeError:
+        return _COMPACT.encode(item)
+
+
 def dumps_json(run: AuditRun) -> str:
     """Deterministic JSON text of a run (sorted findings, fixed key order, trailing newline).
 
-    The head is indented for reading; findings are written one per line and figures
-    compactly, with the C encoder (an indented dump of 100k findings is ~10× slower).
+    The head is indented for reading; findings are written one per line (`_compact_lines`)
+    and figures compactly (an indented dump of 100k findings is ~10× slower).
     """
     doc = run.to_dict()
     findings, figures = doc.pop("findings"), doc.pop("figures")
@@ -309,8 +332,7 @@ def dumps_json(run: AuditRun) -> str:
         fig_text = _COMPACT.encode(figures)
     except ValueError:
         fig_text = _COMPACT.encode(finite(figures))
-    body = ("[\n" + ",\n".join(_COMPACT.encode(f) for f in findings) + "\n ]" if findings
-            else "[]")
+    body = "[\n" + _compact_lines(findings) + "\n ]" if findings else "[]"
     head = head.replace('"\\u0000findings"', body, 1)
     head = head.replace('"\\u0000figures"', fig_text, 1)
     return head + "\n"

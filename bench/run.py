@@ -56,6 +56,12 @@ def proc(cmd: list[str], runs: int = RUNS) -> tuple[float, float, float]:
     return procs([cmd], runs)[0]
 
 
+# The median user and system CPU seconds of each command `procs` timed last, by command:
+# system time is mostly the kernel giving the process fresh memory (page faults), which a
+# streaming peer that holds little does not pay.
+CPU: dict[tuple[str, ...], tuple[float, float]] = {}
+
+
 def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, float, float]]:
     """Per command: min and median wall seconds and peak RSS (MiB) of a whole process, the
     commands taking turns (a, b, a, b, …) so that a slow spell of a shared machine falls on
@@ -68,11 +74,12 @@ def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, float, f
     not the command's). GNU time's own start-up costs ~1 ms; without it, wait4 is used.
     """
     ts: list[list[float]] = [[] for _ in cmds]
+    cpu: list[list[tuple[float, float]]] = [[] for _ in cmds]
     rss = [0.0 for _ in cmds]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rss"
-        wrap = [str(GNU_TIME), "-f", "%M", "-o", str(out)] if GNU_TIME.exists() else []
+        wrap = [str(GNU_TIME), "-f", "%M %U %S", "-o", str(out)] if GNU_TIME.exists() else []
         for _ in range(runs):
             for i, cmd in enumerate(cmds):
                 t0 = time.perf_counter()
@@ -83,8 +90,14 @@ def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, float, f
                 err = p.stderr.read().decode() if p.stderr else ""
                 if os.waitstatus_to_exitcode(status) not in (0, 1):
                     raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
-                kib = float(out.read_text().split()[-1]) if wrap else usage.ru_maxrss
+                if wrap:  # GNU time's last line (a failed command's status line comes first)
+                    kib, user, system = map(float, out.read_text().splitlines()[-1].split())
+                else:
+                    kib, user, system = usage.ru_maxrss, usage.ru_utime, usage.ru_stime
                 rss[i] = max(rss[i], kib / 1024)
+                cpu[i].append((user, system))
+    for cmd, c in zip(cmds, cpu, strict=True):
+        CPU[tuple(cmd)] = (statistics.median(u for u, _ in c), statistics.median(s for _, s in c))
     return [(min(t), statistics.median(t), r) for t, r in zip(ts, rss, strict=True)]
 
 
@@ -121,13 +134,20 @@ def materialised(path: Path) -> Any:
 
 
 def row(name: str, rows: int, t: tuple[float, ...], base_name: str,
-        b: tuple[float, ...], rss: float | None = None) -> dict[str, Any]:
-    """One result line: auditor's min/median, the baseline's, the ratio of minima."""
-    return {"case": name, "rows": rows, "seconds_min": round(t[0], 4),
-            "seconds_median": round(t[1], 4), "baseline": base_name,
-            "baseline_min": round(b[0], 4), "baseline_median": round(b[1], 4),
-            "ratio": round(t[0] / b[0], 3) if b[0] else None,
-            "peak_rss_mib": None if rss is None else round(rss, 1)}
+        b: tuple[float, ...], rss: float | None = None,
+        cpu: tuple[list[str], list[str]] | None = None) -> dict[str, Any]:
+    """One result line: auditor's min/median, the baseline's, the ratio of minima. `cpu`:
+    the two commands `procs` timed, whose median user and system CPU seconds are added."""
+    out = {"case": name, "rows": rows, "seconds_min": round(t[0], 4),
+           "seconds_median": round(t[1], 4), "baseline": base_name,
+           "baseline_min": round(b[0], 4), "baseline_median": round(b[1], 4),
+           "ratio": round(t[0] / b[0], 3) if b[0] else None,
+           "peak_rss_mib": None if rss is None else round(rss, 1)}
+    if cpu is not None:
+        (u, s), (bu, bs) = CPU[tuple(cpu[0])], CPU[tuple(cpu[1])]
+        out |= {"cpu_user_s": round(u, 3), "cpu_sys_s": round(s, 3),
+                "baseline_cpu_user_s": round(bu, 3), "baseline_cpu_sys_s": round(bs, 3)}
+    return out
 
 
 def real_cases(out: list[dict[str, Any]]) -> None:
@@ -158,7 +178,7 @@ def real_cases(out: list[dict[str, Any]]) -> None:
                         "--choices-from", "15", "--drop", "url"]
                 t, pb = procs([cmd, peer], max(RUNS, 10))  # close to 1: more turns
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
-                               "pandas peer (whole process)", pb, t[2]))
+                               "pandas peer (whole process)", pb, t[2], (cmd, peer)))
             else:
                 t = proc(cmd)
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
@@ -226,11 +246,25 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
                        "registered", "--valid", "valid", "--invalid", "invalid", "--cast",
                        "ballots_cast", "--choices-from", "7"]
             with_pd = n <= 1_000_000
-            t, b, *pb = procs([cmd, peer_pl, *([peer_pd] if with_pd else [])], runs)
+            # From 1M stations on, also the exact checks alone: the checks the peers do.
+            exact = [*cmd[:-len(skip)], "--only", ",".join(EXACT)] if skip else None
+            peers = [peer_pl, *([peer_pd] if with_pd else [])]
+            t, *rest = procs([cmd, *([exact] if exact else []), *peers], runs)
+            te, rest = (rest[0], rest[1:]) if exact else (None, rest)
+            b, pb = rest[0], rest[1:]
             label = f"synthetic {n:,} {kind} whole audit{' --skip STAT' if skip else ''}"
-            out.append(row(label, n, t, "polars peer query (whole process)", b, t[2]))
+            out.append(row(label, n, t, "polars peer query (whole process)", b, t[2],
+                           (cmd, peer_pl)))
             if with_pd:
-                out.append(row(label, n, t, "pandas peer (whole process)", pb[0], t[2]))
+                out.append(row(label, n, t, "pandas peer (whole process)", pb[0], t[2],
+                               (cmd, peer_pd)))
+            if exact and te:
+                lab = f"synthetic {n:,} {kind} whole audit --only {','.join(EXACT)}"
+                out.append(row(lab, n, te, "polars peer query (whole process)", b, te[2],
+                               (exact, peer_pl)))
+                if with_pd:
+                    out.append(row(lab, n, te, "pandas peer (whole process)", pb[0], te[2],
+                                   (exact, peer_pd)))
             if n == 1_000_000 and kind == "csv":
                 html_case(out, p, tmp)
                 stage_case(out, p, n, tmp)
@@ -353,12 +387,14 @@ def main(argv: list[str]) -> int:
     if "demo" in parts:
         demo_case(out)
     print(f"{'case':<58} {'rows':>10} {'min s':>8} {'med s':>8} {'baseline':<36} "
-          f"{'base s':>8} {'ratio':>7} {'RSS MiB':>8}")
+          f"{'base s':>8} {'ratio':>7} {'RSS MiB':>8} {'CPU user+sys s (baseline)':>26}")
     for r in out:
+        cpu = (f"{r['cpu_user_s']}+{r['cpu_sys_s']} ({r['baseline_cpu_user_s']}+"
+               f"{r['baseline_cpu_sys_s']})" if "cpu_user_s" in r else "")
         print(f"{r['case']:<58} {r['rows'] or '':>10} {r['seconds_min']:>8} "
               f"{r['seconds_median']:>8} {r.get('baseline') or '':<36} "
               f"{r.get('baseline_min') or '':>8} {r.get('ratio') or '':>7} "
-              f"{r.get('peak_rss_mib') or '':>8}")
+              f"{r.get('peak_rss_mib') or '':>8} {cpu:>26}")
     doc = {"python": sys.version.split()[0], "polars": pl.__version__, "cpus": os.cpu_count(),
            "cases": out}
     (ROOT / "bench" / "latest.json").write_text(json.dumps(doc, indent=1) + "\n")

@@ -191,10 +191,18 @@ def test_findings_one_compact_dump_per_line(findings: list[Finding]) -> None:
     run = AuditRun.from_dict({"schema_version": "1.0", "findings": []})
     run.findings = findings
     dicts = [f.to_dict() for f in sorted(findings, key=Finding.sort_key)]
-    body = "[\n" + ",\n".join(
-        json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")) for d in dicts
-    ) + "\n ]" if dicts else "[]"
-    assert f'"findings": {body},' in dumps_json(run)
+    text = dumps_json(run)
+    assert json.loads(text)["findings"] == dicts
+    if not dicts:
+        assert '"findings": [],' in text
+        return
+    start = text.index('"findings": [\n') + len('"findings": ')
+    lines = text[start:text.index('\n ],\n "figures"') + 3].split("\n")
+    assert lines[0] == "[" and lines[-1] == " ]"
+    rows = [line.removesuffix(",") for line in lines[1:-1]]
+    assert [json.loads(r) for r in rows] == dicts  # one finding a line, in order
+    assert all(r.startswith('{"code":') and r.endswith("}") and ": " not in r.split('"message"')[0]
+               for r in rows)  # compact
 
 
 def test_dumps_json_round_trips() -> None:

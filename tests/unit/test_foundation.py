@@ -7,6 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from auditor.cli import exit_code_for, main
 from auditor.engine import audit, not_applicable_reason, prepare
@@ -16,6 +18,7 @@ from auditor.findings import (
     dumps_csv,
     dumps_json,
     fingerprint_of,
+    fingerprints_of,
     neutralise_cell,
 )
 from auditor.ingest import LoadOptions, load
@@ -104,6 +107,15 @@ def test_fingerprint_ignores_numbers_but_not_place() -> None:
     assert a == fingerprint_of("ARITH001", "c", "u1", None, None)
     assert a != fingerprint_of("ARITH001", "c", "u2", None, None)
     assert a != fingerprint_of("ARITH002", "c", "u1", None, None)
+
+
+_maybe_text = st.none() | st.text(max_size=12)
+
+
+@given(st.lists(st.tuples(_maybe_text, _maybe_text, _maybe_text, _maybe_text), max_size=8))
+def test_fingerprints_of_many_are_those_of_each(rows: list[tuple[str | None, ...]]) -> None:
+    cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[], [], [], []]
+    assert fingerprints_of("TURN002", *cols) == [fingerprint_of("TURN002", *r) for r in rows]
 
 
 def test_formula_like_cells_are_neutralised_numbers_are_not() -> None:
