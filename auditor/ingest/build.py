@@ -308,7 +308,7 @@ def _build_wide(raw: RawTable, mp: Mapping, file_idx: int) -> Parts:
     # columns are used as they are.
     # A column whose every cell is a whole number stays Int64 (`exact`): nothing in it can be
     # unreadable, fractional or infinite, so only its empty cells need looking at below.
-    lf = _typed_counts(raw, numeric, _read_as_text(mp))
+    lf = _typed_counts(raw, numeric, _read_as_text(mp), th)
     schema = lf.collect_schema()
     typed = {n for n, src in numeric.items() if schema.get(src, pl.String()).is_numeric()}
     # (a UInt64 column may hold what no Int64 can: it is read as numbers, like text)
@@ -480,7 +480,7 @@ def _text_besides_key(mp: Mapping) -> set[str]:
 
 
 def _typed_counts(raw: RawTable, numeric: dict[str, str],
-                  text_too: set[str]) -> pl.LazyFrame:
+                  text_too: set[str], thousands: str | None = None) -> pl.LazyFrame:
     """The raw table with its text count columns read as integers by the reader, when every
     non-empty cell of them is a whole number (the usual case); else the raw table.
 
@@ -490,6 +490,11 @@ def _typed_counts(raw: RawTable, numeric: dict[str, str],
     The counts are the same either way; a blank cell (spaces, a quoted empty string) is
     read as empty, so the `value` of its INPUT006 issue is empty rather than the blank.
     Columns in `text_too` (`_read_as_text`) stay text.
+
+    Where numbers may carry `thousands` separators (a profile's or a guess's), the text
+    table is read straight away: one count written `1.413` makes the reader fail, and that
+    failed read cost Germany EU 2024 (329 such cells, none in its first 2,000 rows) 0.09 s
+    of a 0.65 s load.
     """
     if raw.retype is None:
         return raw.frame
@@ -497,6 +502,8 @@ def _typed_counts(raw: RawTable, numeric: dict[str, str],
     text = [src for src in dict.fromkeys(numeric.values())
             if schema.get(src) == pl.String and src not in text_too]
     if not text:
+        return raw.frame
+    if thousands:
         return raw.frame
     try:
         return raw.retype({src: pl.Int64() for src in text}).collect().lazy()
