@@ -246,25 +246,17 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
                        "registered", "--valid", "valid", "--invalid", "invalid", "--cast",
                        "ballots_cast", "--choices-from", "7"]
             with_pd = n <= 1_000_000
-            # From 1M stations on, also the exact checks alone: the checks the peers do.
-            exact = [*cmd[:-len(skip)], "--only", ",".join(EXACT)] if skip else None
-            peers = [peer_pl, *([peer_pd] if with_pd else [])]
-            t, *rest = procs([cmd, *([exact] if exact else []), *peers], runs)
-            te, rest = (rest[0], rest[1:]) if exact else (None, rest)
-            b, pb = rest[0], rest[1:]
             label = f"synthetic {n:,} {kind} whole audit{' --skip STAT' if skip else ''}"
-            out.append(row(label, n, t, "polars peer query (whole process)", b, t[2],
-                           (cmd, peer_pl)))
-            if with_pd:
-                out.append(row(label, n, t, "pandas peer (whole process)", pb[0], t[2],
-                               (cmd, peer_pd)))
-            if exact and te:
-                lab = f"synthetic {n:,} {kind} whole audit --only {','.join(EXACT)}"
-                out.append(row(lab, n, te, "polars peer query (whole process)", b, te[2],
-                               (exact, peer_pl)))
-                if with_pd:
-                    out.append(row(lab, n, te, "pandas peer (whole process)", pb[0], te[2],
-                                   (exact, peer_pd)))
+            audits = [(label, cmd)]
+            if skip:  # from 1M stations on, also the exact checks alone: the peers' checks
+                audits.append((f"synthetic {n:,} {kind} whole audit --only {','.join(EXACT)}",
+                               [*cmd[:-len(skip)], "--only", ",".join(EXACT)]))
+            peers = [("polars peer query (whole process)", peer_pl),
+                     *([("pandas peer (whole process)", peer_pd)] if with_pd else [])]
+            times = procs([c for _, c in audits] + [c for _, c in peers], runs)
+            for (lab, c), t in zip(audits, times, strict=False):
+                for (base_name, peer), b in zip(peers, times[len(audits):], strict=True):
+                    out.append(row(lab, n, t, base_name, b, t[2], (c, peer)))
             if n == 1_000_000 and kind == "csv":
                 html_case(out, p, tmp)
                 stage_case(out, p, n, tmp)
