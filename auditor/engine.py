@@ -133,11 +133,11 @@ def _texts(df: pl.DataFrame, name: str) -> list[str | None]:
 def _file_names(src: list[Any], files: list[str]) -> list[str | None]:
     """The source file of each row: an index into the inputs becomes its path; a row that
     names none is the one input's, when there is only one."""
-    one = files[0] if len(files) == 1 else None
+    one = str(files[0]) if len(files) == 1 else None
     out: list[str | None] = []
     for s in src:
         if isinstance(s, int) and 0 <= s < len(files):
-            out.append(files[s])
+            out.append(str(files[s]))
         else:
             out.append(one if s is None else str(s))
     return out
