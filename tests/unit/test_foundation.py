@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -13,6 +16,7 @@ from hypothesis import strategies as st
 from auditor.cli import exit_code_for, main
 from auditor.engine import audit, not_applicable_reason, prepare
 from auditor.findings import (
+    FINDING_FIELDS,
     AuditRun,
     Finding,
     dumps_csv,
@@ -134,6 +138,29 @@ def test_json_has_no_nan_and_round_trips() -> None:
     again = AuditRun.from_dict(doc)
     assert again.findings[0].message == "inf"
     assert dumps_csv(run).splitlines()[0].startswith("code,name,family,severity")
+
+
+class _Name(str):
+    """A text cell of a subclass of str (what a library may hand over)."""
+
+
+_cell_text = st.sampled_from(["", "=SUM(A1)", "+7", "-3", "-x", "@me", "\tt", "plain", "Обл/1"])
+_cell_number = st.none() | st.integers(-10**6, 10**6) | st.floats(allow_nan=True)
+
+
+@given(st.lists(st.tuples(_cell_text, _cell_text, _cell_number, _cell_number,
+                          st.none() | st.booleans() | st.integers(-5, 5)), max_size=6))
+def test_csv_cells_are_the_text_of_the_values_with_formulas_neutralised(
+        rows: list[tuple[Any, ...]]) -> None:
+    findings = [Finding(code="PCT001", name="n", family="PCT", severity="error",
+                        certainty="exact", message=m, unit_id=u, path=_Name(m), observed=o,
+                        delta=d, votes_affected=va, key=str(i))
+                for i, (m, u, o, d, va) in enumerate(rows)]
+    run = AuditRun(tool_version="t", inputs=[], checks=[], findings=findings)
+    want = [list(FINDING_FIELDS)] + [
+        ["" if v is None else neutralise_cell(str(v)) for v in f.to_dict().values()]
+        for f in sorted(findings, key=Finding.sort_key)]
+    assert list(csv.reader(io.StringIO(dumps_csv(run)))) == want
 
 
 @pytest.mark.parametrize(("worst", "fail_on", "code"), [
