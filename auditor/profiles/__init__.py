@@ -60,15 +60,17 @@ A profile is a TOML file in this package (`auditor profiles` lists them). Sectio
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from auditor import stash
 
 
 class ProfileError(ValueError):
@@ -166,22 +168,19 @@ def _parsed(texts: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """
     digest = hashlib.sha256("\0".join(f"{n}\0{t}" for n, t in texts).encode()).hexdigest()
     path = _PARSED_DIR / f"profiles-{digest[:16]}.json"
-    try:
-        docs = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(docs, list) and len(docs) == len(texts):
-            return docs
-    except (OSError, ValueError):
-        pass
+
+    def whole(text: str) -> list[dict[str, Any]]:
+        docs = json.loads(text)
+        if not isinstance(docs, list) or len(docs) != len(texts):
+            raise ValueError("not a copy of these profiles")
+        return docs
+
+    docs = stash.read(path, whole)
+    if docs is not None:
+        return docs
     docs = [tomllib.loads(t) for _, t in texts]
-    try:
-        _PARSED_DIR.mkdir(exist_ok=True)
-        for old in _PARSED_DIR.glob("profiles-*.json"):
-            old.unlink(missing_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(docs, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
-    except (OSError, TypeError, ValueError):
-        pass
+    with contextlib.suppress(TypeError, ValueError):  # a value JSON cannot hold: no copy
+        stash.write(path, json.dumps(docs, ensure_ascii=False), "profiles-")
     return docs
 
 

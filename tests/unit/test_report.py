@@ -491,3 +491,39 @@ def test_label_of_check_codes_and_choice_shares() -> None:
     assert ru.label("STAT002") == "STAT002 turnout share fingerprint"
     assert ru.label("regions_skipped") == "регионы без проверки"
     assert Messages("en").label("some_new_key") == "some new key"
+
+
+def test_the_compressed_plotly_js_is_kept_and_gives_the_same_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """plotly.js compressed for the report is kept beside the byte code, named by plotly's
+    version and file: a later process reads the same text; an empty copy is made anew; a
+    place where nothing can be written changes nothing."""
+    import base64
+    import gzip
+
+    from plotly.offline import get_plotlyjs
+
+    from auditor.report import render
+
+    def fresh() -> str:
+        render.plotly_bundle.cache_clear()
+        return render.plotly_bundle()
+
+    monkeypatch.setattr(render, "_STASH_DIR", tmp_path)
+    made = fresh()
+    assert gzip.decompress(base64.b64decode(made)).decode("utf-8") == get_plotlyjs()
+    (copy,) = tmp_path.glob("plotly-*.b64")
+    assert render._plotly_key() in copy.name
+    assert copy.read_text(encoding="utf-8") == made
+    copy.write_text(made[:100], encoding="utf-8")  # what a later process reads is the copy
+    assert fresh() == made[:100]
+    copy.write_text("", encoding="utf-8")  # an empty copy is no copy
+    assert fresh() == made and copy.read_text(encoding="utf-8") == made
+    (tmp_path / "plotly-0.0-1-2.b64").write_text("stale", encoding="utf-8")
+    copy.unlink()
+    assert fresh() == made
+    assert [p.name for p in tmp_path.glob("plotly-*")] == [copy.name]  # the stale one is gone
+    monkeypatch.setattr(render, "_STASH_DIR", tmp_path / "file" / "sub")
+    (tmp_path / "file").write_text("not a folder", encoding="utf-8")
+    assert fresh() == made
+    render.plotly_bundle.cache_clear()
