@@ -7,8 +7,10 @@ and row, fingerprint, severity), formats the plain-language message, and times e
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from itertools import repeat
 from typing import Any
@@ -238,6 +240,23 @@ def _run_one(
     return status, fs, out
 
 
+# Up to this many units (all inputs) the checks run two at a time (`check_workers`). Polars
+# keeps both cores busy in a large query, but the statistical checks are mostly numpy on one
+# core and many checks are short queries: on Russia 2018 (97,699 stations) the whole
+# catalogue took 3.4–3.6 s instead of 4.7–5.3 s. Above it the checks run one at a time: at
+# 10M stations the 2 GiB budget has no room for two checks' working sets.
+PARALLEL_MAX_UNITS = 2_000_000
+
+
+def check_workers(m: Model) -> int:
+    """How many checks of `m` run at once: two (or the cores, if fewer) up to
+    `PARALLEL_MAX_UNITS` units, else one. Their results are gathered in the catalogue's
+    order whatever the order they finish in, so the outputs do not depend on it."""
+    if sum(i.rows_in_model for i in m.inputs) > PARALLEL_MAX_UNITS:
+        return 1
+    return min(2, os.cpu_count() or 1)
+
+
 def run_checks(
     m: Model,
     specs: list[CheckSpec],
@@ -246,13 +265,24 @@ def run_checks(
     """Run the given checks on `m`; a check that raises is recorded as `failed`, not fatal.
 
     Two phases: the checks registered with `after_findings=True` run last, on a view of `m`
-    that carries the findings of all the others (`auditor.registry.earlier_findings`).
-    Statuses, figures and summaries are gathered in the order of `specs` whatever the phase,
-    so the outputs do not depend on it.
+    that carries the findings of all the others (`auditor.registry.earlier_findings`). The
+    first phase runs `check_workers(m)` checks at a time; a check's `seconds` is then its
+    own wall time, which may overlap another's. Statuses, figures and summaries are
+    gathered in the order of `specs` whatever the phase, so the outputs do not depend on it.
     """
     done: dict[str, tuple[CheckStatus, list[Finding], CheckOutput | None]] = {}
-    for spec in specs:
-        if not spec.after_findings:
+    pre = [s for s in specs if not s.after_findings]
+    workers = check_workers(m)
+    if workers > 1 and len(pre) > 1:
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="auditor-check")
+        try:
+            futures = [pool.submit(_run_one, spec, m, m, progress) for spec in pre]
+            for spec, fut in zip(pre, futures, strict=True):
+                done[spec.code] = fut.result()
+        finally:  # an interrupt does not wait for the checks not started
+            pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        for spec in pre:
             done[spec.code] = _run_one(spec, m, m, progress)
     post = [s for s in specs if s.after_findings]
     if post:

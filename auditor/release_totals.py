@@ -9,6 +9,7 @@ compare these across releases; `releases_figure` and `vote_steps` feed the repor
 from __future__ import annotations
 
 import itertools
+import threading
 import weakref
 from typing import Any
 
@@ -18,16 +19,18 @@ from auditor.model import Model
 from auditor.revisions import Comparison
 
 _CACHE: dict[tuple[int, str | None], tuple[weakref.ref[Model], pl.DataFrame]] = {}
+_LOCK = threading.RLock()
 
 
 def totals(m: Model, level: str | None = None) -> pl.DataFrame:
     """`_totals` computed once per release and level (REV003, REV004 and REV006 share it)."""
-    hit = _CACHE.get((id(m), level))
-    if hit is not None and hit[0]() is m:
-        return hit[1]
-    out = _totals(m, level)
-    _CACHE[(id(m), level)] = (weakref.ref(m), out)
-    return out
+    with _LOCK:  # checks run two at a time: the second one waits for the first's totals
+        hit = _CACHE.get((id(m), level))
+        if hit is not None and hit[0]() is m:
+            return hit[1]
+        out = _totals(m, level)
+        _CACHE[(id(m), level)] = (weakref.ref(m), out)
+        return out
 
 
 def _totals(m: Model, level: str | None = None) -> pl.DataFrame:

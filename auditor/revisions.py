@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -332,16 +333,18 @@ def _empty_listed(m: Model) -> pl.LazyFrame:
 
 
 _CACHE: dict[int, tuple[weakref.ref[Model], weakref.ref[Model], Comparison]] = {}
+_LOCK = threading.RLock()
 
 
 def compare(old: Model, new: Model) -> Comparison:
     """Match the units of `old` and `new` and list every changed cell (cached per pair)."""
-    hit = _CACHE.get(id(new))
-    if hit is not None and hit[0]() is old and hit[1]() is new:
-        return hit[2]
-    cmp = _compare(old, new)
-    _CACHE[id(new)] = (weakref.ref(old), weakref.ref(new), cmp)
-    return cmp
+    with _LOCK:  # checks run two at a time: the second one waits for the first's match
+        hit = _CACHE.get(id(new))
+        if hit is not None and hit[0]() is old and hit[1]() is new:
+            return hit[2]
+        cmp = _compare(old, new)
+        _CACHE[id(new)] = (weakref.ref(old), weakref.ref(new), cmp)
+        return cmp
 
 
 def _compare(old: Model, new: Model) -> Comparison:

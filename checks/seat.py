@@ -30,6 +30,7 @@ Seat arithmetic is `auditor.seats` (exact); this module only gathers the inputs.
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -134,20 +135,22 @@ def _sensitivity(votes: tuple[tuple[str, int], ...], seats: int, method: Method,
 # Votes per choice of (votes frame, contest), kept while the frame object lives: SEAT001,
 # SEAT003 and SEAT005 of one audit each need them, and a frame never changes.
 _CONTEST_VOTES: dict[tuple[int, str], tuple[weakref.ref[pl.LazyFrame], dict[str, int]]] = {}
+_LOCK = threading.RLock()
 
 
 def contest_votes(m: Model, contest: str) -> dict[str, int]:
     """Votes per choice summed over the contest's units (empty cells ignored), by choice."""
     key = (id(m.votes), contest)
-    hit = _CONTEST_VOTES.get(key)
-    if hit is not None and hit[0]() is m.votes:
-        return dict(hit[1])
-    df = (m.choice_totals().filter(pl.col("contest") == contest).select("choice", "votes")
-          .sort("choice").collect())
-    out = {str(c): int(v or 0) for c, v in df.iter_rows()}
-    _CONTEST_VOTES[key] = (weakref.ref(m.votes), out)
-    weakref.finalize(m.votes, _CONTEST_VOTES.pop, key, None)
-    return dict(out)
+    with _LOCK:  # checks run two at a time: the second one waits for the first's sums
+        hit = _CONTEST_VOTES.get(key)
+        if hit is not None and hit[0]() is m.votes:
+            return dict(hit[1])
+        df = (m.choice_totals().filter(pl.col("contest") == contest).select("choice", "votes")
+              .sort("choice").collect())
+        out = {str(c): int(v or 0) for c, v in df.iter_rows()}
+        _CONTEST_VOTES[key] = (weakref.ref(m.votes), out)
+        weakref.finalize(m.votes, _CONTEST_VOTES.pop, key, None)
+        return dict(out)
 
 
 def against_all_name(m: Model) -> str | None:

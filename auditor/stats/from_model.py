@@ -26,6 +26,7 @@ turnout numerator, share base or major-choice count (arrays never hold NaN or nu
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -90,6 +91,7 @@ class StationData:
 
 
 _CACHE: dict[int, tuple[weakref.ref[Model], list[StationData]]] = {}
+_LOCK = threading.RLock()
 
 
 def station_data(m: Model) -> list[StationData]:
@@ -100,15 +102,16 @@ def station_data(m: Model) -> list[StationData]:
     Example: ``[d.n for d in station_data(m)]`` → ``[97_306]`` on Russia 2018 (the 393
     stations abroad are kept; none is postal).
     """
-    key = id(m)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is m:
-        return hit[1]
-    out = _build(m)
-    for k in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
-        del _CACHE[k]
-    _CACHE[key] = (weakref.ref(m), out)
-    return out
+    with _LOCK:  # checks run two at a time: the second one waits for the first's arrays
+        key = id(m)
+        hit = _CACHE.get(key)
+        if hit is not None and hit[0]() is m:
+            return hit[1]
+        out = _build(m)
+        for k in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
+            del _CACHE[k]
+        _CACHE[key] = (weakref.ref(m), out)
+        return out
 
 
 def _numerator(cols: set[str]) -> tuple[str, pl.Expr] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from auditor.ingest import LoadOptions, load
 from auditor.model import Model
 from auditor.registry import REGISTRY, load_catalogue
 from fixtures.synth import Injection, generate
+
+FIX_STAT002_BAD = Path(__file__).resolve().parents[2] / "fixtures" / "checks" / "STAT002" / "bad.csv"
 
 
 def _write(tmp_path: Path, df: pl.DataFrame, name: str = "e.csv") -> Path:
@@ -210,3 +213,24 @@ def test_options_reach_the_model(tmp_path: Path) -> None:
     assert m.rule("z") == 4.0
     assert m.rule("seats") == 100  # from the synthetic profile
     assert m.rule("nothing", "d") == "d"
+
+
+def test_checks_two_at_a_time_give_what_one_at_a_time_gives(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine runs the checks of a table up to `PARALLEL_MAX_UNITS` units two at a time
+    and gathers them in the catalogue's order: the run must be the same, byte for byte, as
+    the checks one after the other (statistical ones included, findings and figures)."""
+    from auditor import engine
+    from auditor.stats import from_model
+
+    m = prepare(load([FIX_STAT002_BAD]))
+    m.options = {"alpha": 0.05, "seed": 0, "reps": 200}
+    assert engine.check_workers(m) == min(2, os.cpu_count() or 1)
+    both = audit(m)
+    from_model._CACHE.clear()  # the station arrays are made again, one check at a time
+    monkeypatch.setattr(engine, "PARALLEL_MAX_UNITS", 0)
+    assert engine.check_workers(m) == 1
+    alone = audit(m)
+    assert dumps_json(both) == dumps_json(alone)
+    assert {f.code for f in both.findings} >= {"STAT002"}
+    assert len(both.checks) == len(load_catalogue()) and both.figures
