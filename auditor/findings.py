@@ -364,19 +364,13 @@ def dumps_csv(run: AuditRun) -> str:
     # as `str` does, so only text is looked at (a number like `-3` stays as it is).
     w.writerows([v if v is None or type(v) in _PLAIN or (type(v) is str and not
                                                           v.startswith(_FORMULA_START))
-                 else _csv_cell(v) for v in f.to_dict().values()]
+                 else neutralise_cell(str(v)) for v in f.to_dict().values()]
                 for f in sorted(run.findings, key=Finding.sort_key))
     return buf.getvalue()
 
 
 # The cells `dumps_csv` writes as they are, unless they are formula-like text.
 _PLAIN = (int, float)
-
-
-def _csv_cell(v: Any) -> str:
-    """A CSV cell as text, formula-like text neutralised (`neutralise_cell`)."""
-    text = str(v)
-    return neutralise_cell(text) if text.startswith(_FORMULA_START) else text
 
 
 def write_outputs(run: AuditRun, out_dir: Path, formats: set[str],

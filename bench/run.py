@@ -51,19 +51,15 @@ def timed(fn: Callable[[], Any], runs: int = RUNS) -> tuple[float, float]:
 GNU_TIME = Path("/usr/bin/time")
 
 
-def proc(cmd: list[str], runs: int = RUNS) -> tuple[float, float, float]:
+def proc(cmd: list[str], runs: int = RUNS) -> tuple[float, ...]:
     """Min and median wall seconds and peak RSS (MiB) of a whole process (see `procs`)."""
     return procs([cmd], runs)[0]
 
 
-# The median user and system CPU seconds of each command `procs` timed last, by command:
-# system time is mostly the kernel giving the process fresh memory (page faults), which a
-# streaming peer that holds little does not pay.
-CPU: dict[tuple[str, ...], tuple[float, float]] = {}
-
-
-def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, float, float]]:
-    """Per command: min and median wall seconds and peak RSS (MiB) of a whole process, the
+def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, ...]]:
+    """Per command: min and median wall seconds, peak RSS (MiB) and median user and system
+    CPU seconds of a whole process (system time is mostly the kernel giving the process
+    fresh memory, which a streaming peer that holds little does not pay), the
     commands taking turns (a, b, a, b, …) so that a slow spell of a shared machine falls on
     all of them rather than on whichever ran then: a ratio of two commands timed one after
     the other swung from 0.87 to 1.12 between two runs of this bench.
@@ -96,9 +92,8 @@ def procs(cmds: list[list[str]], runs: int = RUNS) -> list[tuple[float, float, f
                     kib, user, system = usage.ru_maxrss, usage.ru_utime, usage.ru_stime
                 rss[i] = max(rss[i], kib / 1024)
                 cpu[i].append((user, system))
-    for cmd, c in zip(cmds, cpu, strict=True):
-        CPU[tuple(cmd)] = (statistics.median(u for u, _ in c), statistics.median(s for _, s in c))
-    return [(min(t), statistics.median(t), r) for t, r in zip(ts, rss, strict=True)]
+    return [(min(t), statistics.median(t), r, statistics.median(u for u, _ in c),
+             statistics.median(s for _, s in c)) for t, r, c in zip(ts, rss, cpu, strict=True)]
 
 
 def read_plain(path: Path) -> pl.DataFrame:
@@ -134,17 +129,16 @@ def materialised(path: Path) -> Any:
 
 
 def row(name: str, rows: int, t: tuple[float, ...], base_name: str,
-        b: tuple[float, ...], rss: float | None = None,
-        cpu: tuple[list[str], list[str]] | None = None) -> dict[str, Any]:
-    """One result line: auditor's min/median, the baseline's, the ratio of minima. `cpu`:
-    the two commands `procs` timed, whose median user and system CPU seconds are added."""
+        b: tuple[float, ...], rss: float | None = None) -> dict[str, Any]:
+    """One result line: auditor's min/median, the baseline's, the ratio of minima; the
+    median user and system CPU seconds of both where `procs` timed both (`t[3:]`, `b[3:]`)."""
     out = {"case": name, "rows": rows, "seconds_min": round(t[0], 4),
            "seconds_median": round(t[1], 4), "baseline": base_name,
            "baseline_min": round(b[0], 4), "baseline_median": round(b[1], 4),
            "ratio": round(t[0] / b[0], 3) if b[0] else None,
            "peak_rss_mib": None if rss is None else round(rss, 1)}
-    if cpu is not None:
-        (u, s), (bu, bs) = CPU[tuple(cpu[0])], CPU[tuple(cpu[1])]
+    if len(t) > 3 and len(b) > 3:
+        (u, s), (bu, bs) = t[3:5], b[3:5]
         out |= {"cpu_user_s": round(u, 3), "cpu_sys_s": round(s, 3),
                 "baseline_cpu_user_s": round(bu, 3), "baseline_cpu_sys_s": round(bs, 3)}
     return out
@@ -178,7 +172,7 @@ def real_cases(out: list[dict[str, Any]]) -> None:
                         "--choices-from", "15", "--drop", "url"]
                 t, pb = procs([cmd, peer], max(RUNS, 10))  # close to 1: more turns
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
-                               "pandas peer (whole process)", pb, t[2], (cmd, peer)))
+                               "pandas peer (whole process)", pb, t[2]))
             else:
                 t = proc(cmd)
                 out.append(row(f"{label} whole process audit --skip STAT", n, t,
@@ -254,9 +248,9 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
             peers = [("polars peer query (whole process)", peer_pl),
                      *([("pandas peer (whole process)", peer_pd)] if with_pd else [])]
             times = procs([c for _, c in audits] + [c for _, c in peers], runs)
-            for (lab, c), t in zip(audits, times, strict=False):
-                for (base_name, peer), b in zip(peers, times[len(audits):], strict=True):
-                    out.append(row(lab, n, t, base_name, b, t[2], (c, peer)))
+            for (lab, _), t in zip(audits, times, strict=False):
+                for (base_name, _), b in zip(peers, times[len(audits):], strict=True):
+                    out.append(row(lab, n, t, base_name, b, t[2]))
             if n == 1_000_000 and kind == "csv":
                 html_case(out, p, tmp)
                 stage_case(out, p, n, tmp)
