@@ -231,11 +231,32 @@ def releases(r: dict[str, Any], t: Translate) -> list[FigureView]:
     if isinstance(wf, dict) and wf.get("values"):
         vals = [_r(v) for v in wf["values"]]
         x = [*[_esc(s) for s in wf.get("labels", [])][:len(vals)], t("fig_total")]
-        trace = {"type": "waterfall", "x": x, "y": [*vals, None],
-                 "measure": ["relative"] * len(vals) + ["total"],
-                 "connector": {"line": {"color": "#999999"}}}
-        lay = _layout("", "", xaxis={"type": "category"})
+        lay = _layout("", "", xaxis={"type": "category"}, bargap=0.3)
         title = str(wf["title"]) if wf.get("title") else t("fig_waterfall_title")
         out.append(FigureView("fig-waterfall", title, t("fig_waterfall_caption"),
-                              {"data": [trace], "layout": lay}))
+                              {"data": [waterfall_bars(x, vals)], "layout": lay}))
     return out
+
+
+# plotly's own waterfall colours: increase, decrease, total
+WATERFALL_COLORS = ("#3d9970", "#ff4136", "#4499ff")
+
+
+def waterfall_bars(x: list[str], steps: list[float | None]) -> dict[str, Any]:
+    """A waterfall as one bar trace: step i is a bar from the running total before it to the
+    total after it (`base` + `y`), green up and red down, and a last bar (`x[-1]`) from 0 to
+    the total. A missing step moves nothing and draws no bar.
+
+    plotly's `waterfall` trace type is not in the bundle the report embeds (see
+    `render.PLOTLY_JS`); these are the bars it would draw."""
+    base: list[float] = []
+    run = 0.0
+    for v in steps:
+        base.append(_r(run) or 0.0)
+        run += v or 0.0
+    up, down, total = WATERFALL_COLORS
+    return {
+        "type": "bar", "x": x, "y": [*steps, _r(run)], "base": [*base, 0],
+        "marker": {"color": [up if (v or 0) >= 0 else down for v in steps] + [total]},
+        "hovertemplate": "%{x}: %{y:,}<extra></extra>",
+    }

@@ -16,10 +16,14 @@ from typing import Any
 import pytest
 
 from auditor.cli import main
+from auditor.report import render_html
 from tests.unit.test_report import (
+    ALL_FIGURES,
     FAMILIES_USED,
     HOSTILE_PARTIES,
     HOSTILE_REGIONS,
+    _finding,
+    _run,
     hostile_election,
 )
 
@@ -156,4 +160,29 @@ def test_demo_report(browser_context: Any) -> None:
         pytest.skip(f"{report} is absent: run `make demo` first")
     v = _check_report(browser_context, report, "demo")
     assert v.page.locator("table.findings").count() >= 1
+    v.page.close()
+
+
+def test_every_kind_of_figure_is_drawn(browser_context: Any, tmp_path: Path) -> None:
+    """Each figure the report can hold is drawn by the embedded plotly.js bundle: a plot
+    with its traces, the bars and points from the data, and no console error (a trace type
+    missing from the bundle would draw an empty frame)."""
+    report = tmp_path / "all.html"
+    report.write_text(render_html(_run([_finding(1)], ALL_FIGURES), "en"), encoding="utf-8")
+    v = Visit(browser_context, report)
+    assert v.errors == [] and v.requests == []
+    drawn = dict(v.page.evaluate("""() => [...document.querySelectorAll('.fig')].map(d =>
+        [d.id, [d.querySelectorAll('.main-svg').length, d.querySelectorAll('.trace').length,
+                d.querySelectorAll('.point').length, d.querySelectorAll('.hm').length]])"""))
+    assert set(drawn) == {"fig-turnout", "fig-share", "fig-fingerprint", "fig-spikes-1",
+                          "fig-region-flags", "fig-releases", "fig-waterfall"}
+    assert drawn["fig-turnout"][2] == 1001  # one bar per 0.1-point bin
+    assert drawn["fig-fingerprint"][3] == 1  # the heatmap
+    assert drawn["fig-region-flags"][2] == 2
+    assert drawn["fig-releases"][2] == 3
+    assert drawn["fig-waterfall"][1:3] == [1, 3]  # two steps and the total
+    for fid, (svgs, traces, _, heat) in drawn.items():
+        assert svgs >= 1 and (traces >= 1 or heat >= 1), fid
+    SHOTS.mkdir(exist_ok=True)
+    v.page.screenshot(path=str(SHOTS / "all-figures.png"), full_page=True)
     v.page.close()

@@ -232,6 +232,25 @@ def test_row_caps_share_the_total_fairly() -> None:
     assert caps["B"] == caps["E"] == 1475
 
 
+_BINS = [0] * 1001
+_BINS[750], _BINS[500] = 9, 30
+# Figure data of every kind the report draws (see `auditor.report.figures`).
+ALL_FIGURES: dict[str, object] = {
+    "turnout_hist": {"bin_start": -0.05, "bin_width": 0.1, "counts": _BINS},
+    "share_hist": {"bin_start": -0.05, "bin_width": 0.1, "n": 39, "contest": "c",
+                   "denominator": "valid", "series": [{"name": "A", "counts": _BINS}]},
+    "fingerprint": {"x_edges": [0, 50, 100], "y_edges": [0, 50, 100], "z": [[1, 2], [3, 4]],
+                    "x_label": "turnout", "y_label": "share", "choice": "A", "n": 10},
+    "integer_spikes": {"turnout": {"observed": _BINS, "null_mean": [0.5] * 1001,
+                                   "null_lo": [0] * 1001, "null_hi": [2] * 1001,
+                                   "p_value": 1e-12, "excess": 8.5}},
+    "releases": {"labels": ["r1", "r2", "r3"], "series": [{"name": "A", "values": [1, 2, 4]}],
+                 "waterfall": {"labels": ["added", "removed"], "values": [208, -50]}},
+    "region_flags": {"level": "oblast", "names": ["N1", "N2"], "flagged": [1, 0],
+                     "units": [10, 10]},
+}
+
+
 def test_figures_present_only_when_their_data_is() -> None:
     bins = [0] * 1001
     bins[750] = 9
@@ -495,15 +514,16 @@ def test_label_of_check_codes_and_choice_shares() -> None:
 
 def test_the_compressed_plotly_js_is_kept_and_gives_the_same_bytes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """plotly.js compressed for the report is kept beside the byte code, named by plotly's
-    version and file: a later process reads the same text; an empty copy is made anew; a
+    """plotly.js compressed for the report is kept beside the byte code, named by the
+    bundle's file: a later process reads the same text; an empty copy is made anew; a
     place where nothing can be written changes nothing."""
     import base64
     import gzip
-
-    from plotly.offline import get_plotlyjs
+    from importlib import resources
 
     from auditor.report import render
+
+    bundle = resources.files("auditor.report").joinpath("static", render.PLOTLY_JS)
 
     def fresh() -> str:
         render.plotly_bundle.cache_clear()
@@ -511,7 +531,7 @@ def test_the_compressed_plotly_js_is_kept_and_gives_the_same_bytes(
 
     monkeypatch.setattr(render, "_STASH_DIR", tmp_path)
     made = fresh()
-    assert gzip.decompress(base64.b64decode(made)).decode("utf-8") == get_plotlyjs()
+    assert gzip.decompress(base64.b64decode(made)) == bundle.read_bytes()
     (copy,) = tmp_path.glob("plotly-*.b64")
     assert render._plotly_key() in copy.name
     assert copy.read_text(encoding="utf-8") == made
@@ -527,3 +547,46 @@ def test_the_compressed_plotly_js_is_kept_and_gives_the_same_bytes(
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
     assert fresh() == made
     render.plotly_bundle.cache_clear()
+
+
+def test_the_embedded_plotly_js_is_the_published_cartesian_bundle() -> None:
+    """The bundle in `static/` is plotly's `plotly.js-cartesian-dist-min` 3.7.0 as published
+    (its SHA-256 is recorded), with its MIT licence beside it, and it holds every trace type
+    the report's figures use."""
+    import hashlib
+    from importlib import resources
+
+    from auditor.report import render
+
+    static = resources.files("auditor.report").joinpath("static")
+    js = static.joinpath(render.PLOTLY_JS).read_bytes()
+    assert hashlib.sha256(js).hexdigest() == render.PLOTLY_JS_SHA256
+    assert b"plotly.js (cartesian - minified) v3.7.0" in js[:200]
+    assert "MIT" in static.joinpath("plotly-LICENSE.txt").read_text("utf-8")
+    from auditor.report.render import Messages, figure_views
+
+    views, errors = figure_views(_run([_finding(1)], ALL_FIGURES), Messages("en"))
+    assert errors == [] and len(views) == 7
+    used = {tr["type"] for v in views for tr in v.spec["data"]}
+    assert used == {"bar", "scatter", "heatmap"}
+    for kind in used:  # each trace module registers itself by name
+        assert f'name:"{kind}"'.encode() in js, kind
+    assert b'name:"waterfall"' not in js  # hence `waterfall_bars`
+
+
+@pytest.mark.parametrize("steps", [[208.0, -50.0], [5.0, None, -7.5, 3.0], [-1.0], []])
+def test_waterfall_bars_run_from_the_total_before_to_the_total_after(
+        steps: list[float | None]) -> None:
+    from auditor.report.plots import WATERFALL_COLORS, waterfall_bars
+
+    x = [f"s{i}" for i in range(len(steps))] + ["total"]
+    tr = waterfall_bars(x, steps)
+    assert tr["type"] == "bar" and tr["x"] == x
+    run = 0.0
+    for i, v in enumerate(steps):
+        assert tr["base"][i] == pytest.approx(run)
+        assert tr["y"][i] == v
+        assert tr["marker"]["color"][i] == WATERFALL_COLORS[0 if (v or 0) >= 0 else 1]
+        run += v or 0.0
+    assert tr["base"][-1] == 0 and tr["y"][-1] == pytest.approx(run)
+    assert tr["marker"]["color"][-1] == WATERFALL_COLORS[2]
