@@ -590,3 +590,18 @@ def test_waterfall_bars_run_from_the_total_before_to_the_total_after(
         run += v or 0.0
     assert tr["base"][-1] == 0 and tr["y"][-1] == pytest.approx(run)
     assert tr["marker"]["color"][-1] == WATERFALL_COLORS[2]
+
+
+def test_every_figure_spec_is_valid_for_plotly() -> None:
+    """The report's figure specs are hand-made dicts: plotly's own schema (the plotly
+    package's figure validation, which rejects unknown or mistyped properties) accepts
+    every one of them."""
+    import plotly.graph_objects as go
+
+    from auditor.report.render import Messages, figure_views
+
+    for lang in ("en", "ru"):
+        views, _ = figure_views(_run([_finding(1)], ALL_FIGURES), Messages(lang))
+        for v in views:
+            fig = go.Figure(v.spec)  # raises ValueError on an invalid property
+            assert len(fig.data) == len(v.spec["data"]), v.id
