@@ -239,6 +239,11 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
             peer_pd = [PY, "-m", "bench.peers.pandas_checks", str(p), "--registered",
                        "registered", "--valid", "valid", "--invalid", "invalid", "--cast",
                        "ballots_cast", "--choices-from", "7"]
+            # The same exact checks as auditor's, row by row, flagged rows written out
+            # (tests/unit/test_bench_peers.py shows they flag what auditor flags).
+            same_pl = [*peer_pl, "--same", str(tmp / f"peer_pl{n}{kind}.csv")]
+            same_pd = [*peer_pd, "--key", "region", "district", "station",
+                       "--same", str(tmp / f"peer_pd{n}{kind}.csv")]
             with_pd = n <= 1_000_000
             label = f"synthetic {n:,} {kind} whole audit{' --skip STAT' if skip else ''}"
             audits = [(label, cmd)]
@@ -246,7 +251,10 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
                 audits.append((f"synthetic {n:,} {kind} whole audit --only {','.join(EXACT)}",
                                [*cmd[:-len(skip)], "--only", ",".join(EXACT)]))
             peers = [("polars peer query (whole process)", peer_pl),
-                     *([("pandas peer (whole process)", peer_pd)] if with_pd else [])]
+                     *([("pandas peer (whole process)", peer_pd)] if with_pd else []),
+                     ("polars peer, same checks (whole process)", same_pl),
+                     *([("pandas peer, same checks (whole process)", same_pd)]
+                       if with_pd else [])]
             times = procs([c for _, c in audits] + [c for _, c in peers], runs)
             for (lab, _), t in zip(audits, times, strict=False):
                 for (base_name, _), b in zip(peers, times[len(audits):], strict=True):
