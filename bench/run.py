@@ -253,6 +253,7 @@ def synthetic_cases(out: list[dict[str, Any]], sizes: list[int], tmp: Path) -> N
             peers = [("polars peer query (whole process)", peer_pl),
                      *([("pandas peer (whole process)", peer_pd)] if with_pd else []),
                      ("polars peer, same checks (whole process)", same_pl),
+                     ("polars read of every column (whole process)", [*peer_pl, "--read"]),
                      *([("pandas peer, same checks (whole process)", same_pd)]
                        if with_pd else [])]
             times = procs([c for _, c in audits] + [c for _, c in peers], runs)

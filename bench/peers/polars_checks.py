@@ -2,6 +2,9 @@
 
 - `python -m bench.peers.polars_checks FILE`: a plain query of three identities (Σ choices =
   valid, cast = valid + invalid, cast ≤ registered), counts only.
+- `python -m bench.peers.polars_checks FILE --read`: no check, the whole file read into
+  memory (every column, as an audit must read it): the floor of any tool that looks at
+  every cell.
 - `python -m bench.peers.polars_checks FILE --same OUT.csv`: the exact checks `auditor audit
   --only INPUT,ARITH,PCT,AGG` runs on such a file, row by row like `auditor`: unreadable,
   fractional and negative count cells, empty required counts, rows without any number,
@@ -85,7 +88,9 @@ def same_checks(path: str, out: str) -> dict[str, int]:
 
 def main(argv: list[str]) -> int:
     """Run a peer from the command line; prints its counts as JSON."""
-    if len(argv) == 3 and argv[1] == "--same":
+    if len(argv) == 2 and argv[1] == "--read":
+        print(json.dumps({"rows": scan(argv[0]).collect().height}))
+    elif len(argv) == 3 and argv[1] == "--same":
         print(json.dumps(same_checks(argv[0], argv[2])))
     else:
         print(json.dumps(three_identities(argv[0])))

@@ -102,3 +102,10 @@ def test_on_parquet_the_peers_and_the_audit_agree_too(tmp_path: Path) -> None:
                         "7", "--key", "region", "district", "station", "--same",
                         str(tmp_path / "pd.csv")])
     assert _pairs(tmp_path / "pd.csv") == found
+
+
+def test_the_read_peer_reads_every_row(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "e.csv"
+    generate(123, seed=2).write_csv(src)
+    assert polars_checks.main([str(src), "--read"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"rows": 123}
