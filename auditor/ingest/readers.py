@@ -73,9 +73,30 @@ def reading(path: str, scan: Scanner | None = None, *, any_error: bool = False) 
         yield
     except pl.exceptions.PolarsError as exc:
         text = str(exc)
+        if scan is not None and "invalid utf-8" in text.lower():
+            raise InputError(_utf8_error(path, scan)) from exc
         if scan is None or not (any_error or any(e in text.lower() for e in _CSV_ERRORS)):
             raise
         raise InputError(_csv_error(path, scan, text)) from exc
+
+
+def _utf8_error(path: str, scan: Scanner) -> str:
+    """The one-paragraph message of a file read as UTF-8 that is not (`--encoding utf-8`
+    given for a cp1252 file, or a guess from its first bytes proved wrong further on)."""
+    data = _source_bytes(scan)
+    where = ""
+    if data is not None:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1 + scan.skipped
+            start = data.rfind(b"\n", 0, exc.start) + 1
+            near = data[start:exc.start].decode("utf-8", errors="replace")[-40:]
+            where = (f" at line {line} (byte {exc.start:,}: {data[exc.start:exc.start + 1]!r}"
+                     f" after {near!r})")
+    return (f"{path}: the file is not valid UTF-8{where}. Give its encoding with --encoding "
+            "(cp1252 for Western European files, cp1251 for Cyrillic ones), or leave "
+            "--encoding out to let auditor guess it.")
 
 
 def _csv_error(path: str, scan: Scanner, text: str) -> str:

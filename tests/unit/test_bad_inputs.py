@@ -272,3 +272,23 @@ def test_an_unclosed_quote_in_the_header_gives_one_paragraph_with_a_hint(
     rc, err = run(["inspect", str(p)], capsys)
     assert rc == 2 and err.count("\n") == 1, err
     assert "no column could be read as counts" in err and "quote in row 1" in err
+
+
+@pytest.mark.parametrize("cmd", ["audit", "inspect"])
+def test_a_file_forced_to_utf8_that_is_not_names_the_line_and_byte(
+        cmd: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--encoding utf-8` on a cp1252 file: exit 2 and the first byte that is not UTF-8,
+    not an internal error."""
+    src = tmp_path / "west.csv"
+    rows = ["region,station,registered,valid,invalid,A,B"]
+    rows += [f"North,{i},1000,500,10,300,200" for i in range(40)]
+    rows += ["Müns,41,1000,500,10,300,200"]
+    src.write_bytes("\n".join(rows).encode("cp1252") + b"\n")
+    args = [cmd, str(src), "--encoding", "utf-8"]
+    if cmd == "audit":
+        args += ["--out", str(tmp_path / "out"), "--format", "json"]
+    rc, err = run(args, capsys)
+    assert rc == 2
+    assert "not valid UTF-8 at line 42 (byte" in err and "b'\\xfc' after 'M'" in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert main(["inspect", str(src)]) == 0  # guessed, it reads
