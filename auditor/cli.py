@@ -142,6 +142,11 @@ def exit_code_for(worst: str | None, fail_on: str) -> int:
     return 1 if SEVERITY_RANK[worst] >= SEVERITY_RANK[fail_on] else 0
 
 
+def _n(k: int, noun: str) -> str:
+    """`1 error`, `2 errors`, `1,204 errors`."""
+    return f"{k:,} {noun}" + ("" if k == 1 else "s")
+
+
 def summary_lines(run: Any, limit: int = 12, previous: list[str] | None = None) -> list[str]:
     """A short terminal summary: inputs, earlier releases, verdict, counts and top findings."""
     c = run.counts_by_severity()
@@ -155,13 +160,14 @@ def summary_lines(run: Any, limit: int = 12, previous: list[str] | None = None) 
     if previous:
         lines.append(f"previous releases (oldest first): {', '.join(previous)}")
     if c["error"]:
-        verdict = f"{c['error']:,} figures cannot be true"
+        verdict = f"{_n(c['error'], 'figure')} cannot be true"
     elif c["warning"]:
         verdict = "nothing impossible found, but some figures are implausible"
     else:
         verdict = "the published figures hold together"
     lines.append(f"verdict: {verdict}")
-    lines.append(f"findings: {c['error']:,} errors, {c['warning']:,} warnings, {c['info']:,} info")
+    lines.append(f"findings: {_n(c['error'], 'error')}, {_n(c['warning'], 'warning')}, "
+                 f"{c['info']:,} info")
     by_code = Counter((f.code, f.name, f.severity) for f in run.findings)
     for (code, name, sev), n in sorted(by_code.items(), key=lambda x: (-x[1], x[0]))[:limit]:
         lines.append(f"  {code} {name} [{sev}]: {n:,}")

@@ -272,7 +272,7 @@ def validate(model: Model) -> pl.DataFrame:
         votes = pl.concat(parts) if parts else votes
     for name, frame, cols in (
         ("units", model.units, ["contest", "unit_id", "source_row", *counts]),
-        ("votes", votes, ["contest", "unit_id", "choice", "votes"]),
+        ("votes", votes, ["contest", "unit_id", "source_row", "choice", "votes"]),
     ):
         names = frame.collect_schema().names()
         present = [c for c in cols if c in names]

@@ -292,3 +292,18 @@ def test_a_file_forced_to_utf8_that_is_not_names_the_line_and_byte(
     assert "not valid UTF-8 at line 42 (byte" in err and "b'\\xfc' after 'M'" in err
     assert "Traceback" not in err and "internal error" not in err
     assert main(["inspect", str(src)]) == 0  # guessed, it reads
+
+
+def test_a_negative_vote_names_its_row(tmp_path: Path) -> None:
+    """INPUT005 of a choice column says the row, as every other INPUT finding does."""
+    src = tmp_path / "neg.csv"
+    rows = ["region,uik,registered,valid,invalid,A,B"]
+    rows += [f"X,{i},1000,500,10,300,200" for i in range(1, 13)]
+    rows[5] = "X,5,1000,500,10,503,-3"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["audit", str(src), "--out", str(tmp_path / "o"), "--format", "json",
+                 "--quiet", "--fail-on", "never"]) == 0
+    found = json.loads((tmp_path / "o" / "findings.json").read_text("utf-8"))["findings"]
+    neg = [f for f in found if f["code"] == "INPUT005"]
+    assert [(f["source_row"], f["message"]) for f in neg] == [
+        (6, "row 6: the `B` count is negative (-3)")]

@@ -276,3 +276,19 @@ def test_prefetch_ignores_a_changed_file(tmp_path: Path) -> None:
     p.write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
     assert prefetch.sha256(p) is None
     assert sha256_file(p) == hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_the_terminal_summary_counts_in_the_singular_and_plural() -> None:
+    from types import SimpleNamespace
+
+    from auditor.cli import summary_lines
+
+    def lines(errors: int, warnings: int) -> list[str]:
+        run = SimpleNamespace(inputs=[], findings=[], checks=[], counts_by_severity=lambda: {
+            "error": errors, "warning": warnings, "info": 0})
+        return summary_lines(run)
+
+    assert lines(1, 1)[:2] == ["verdict: 1 figure cannot be true",
+                               "findings: 1 error, 1 warning, 0 info"]
+    assert lines(1204, 0)[:2] == ["verdict: 1,204 figures cannot be true",
+                                  "findings: 1,204 errors, 0 warnings, 0 info"]
