@@ -213,39 +213,105 @@ def region_rates(names: list[str], flagged: list[int], units: list[int], level: 
                       t("fig_regions_caption"), {"data": [trace], "layout": lay}, note)
 
 
-def releases(r: dict[str, Any], t: Translate) -> list[FigureView]:
-    """A timeline of figures across releases and a waterfall of the steps between them."""
+def releases(r: dict[str, Any], t: Translate,
+             fmt: Callable[[Any], str] = str) -> list[FigureView]:
+    """A timeline of figures across releases and a waterfall of the steps between them.
+
+    The releases are named on the axis without the prefix and suffix all their names share
+    (`short_labels`), and in full on hover; the waterfall's bars carry their values
+    (`fmt`), and its axis is zoomed on the changes when they are small against the first
+    release's total (a caption note says so)."""
     out = []
-    labels = [_esc(x) for x in r.get("labels", [])]
+    full = [_esc(x) for x in r.get("labels", [])]
+    labels = short_labels(full)
     series = [s for s in r.get("series", []) if isinstance(s, dict)]
     if labels and series:
-        data = [{"type": "scatter", "mode": "lines+markers", "x": labels,
+        data = [{"type": "scatter", "mode": "lines+markers", "x": labels, "customdata": full,
                  "y": [_r(y) for y in s.get("values", [])], "name": _esc(s.get("name", "")),
-                 "line": {"color": COLORS[i % len(COLORS)]}}
+                 "line": {"color": COLORS[i % len(COLORS)]},
+                 "hovertemplate": "%{customdata}: %{y}"}
                 for i, s in enumerate(series)]
         lay = _layout("", _esc(r.get("y_label", "")), showlegend=True,
-                      xaxis={"type": "category"})
+                      xaxis={"type": "category", "automargin": True})
         out.append(FigureView("fig-releases", t("fig_releases_title"),
                               t("fig_releases_caption"), {"data": data, "layout": lay}))
     wf = r.get("waterfall")
     if isinstance(wf, dict) and wf.get("values"):
         vals = [_r(v) for v in wf["values"]]
-        x = [*[_esc(s) for s in wf.get("labels", [])][:len(vals)], t("fig_total")]
-        lay = _layout("", "", xaxis={"type": "category"}, bargap=0.3)
+        names = [_esc(s) for s in wf.get("labels", [])][:len(vals)]
+        x = [*short_labels(names), t("fig_total")]
+        trace = waterfall_bars(x, vals, [*names, t("fig_total")], fmt)
+        yaxis = {"title": {"text": ""}, "zeroline": False, "automargin": True}
+        zoom = waterfall_zoom(vals)
+        if zoom is not None:  # whole numbers on the ticks: "2.07695M" tells nothing
+            yaxis |= {"range": list(zoom), "tickformat": ","}
+        lay = _layout("", "", xaxis={"type": "category", "automargin": True}, yaxis=yaxis,
+                      bargap=0.3)
         title = str(wf["title"]) if wf.get("title") else t("fig_waterfall_title")
         out.append(FigureView("fig-waterfall", title, t("fig_waterfall_caption"),
-                              {"data": [waterfall_bars(x, vals)], "layout": lay}))
+                              {"data": [trace], "layout": lay},
+                              t("fig_waterfall_zoomed") if zoom is not None else ""))
     return out
+
+
+# What ends a word in a release's name: `short_labels` cuts there only.
+_WORD_END = "_-. /"
+
+
+def _common_start(texts: list[str]) -> str:
+    """The characters every text starts with."""
+    first = min(texts, key=len)
+    for i, ch in enumerate(first):
+        if any(x[i] != ch for x in texts):
+            return first[:i]
+    return first
+
+
+def short_labels(labels: list[str]) -> list[str]:
+    """`labels` without the prefix and suffix they all share, cut where a word ends (`_`,
+    `-`, `.`, space, `/`): `georgia_…_nov13_2024.xlsx`, `georgia_…_nov14_2024.xlsx` →
+    `nov13`, `nov14`. The labels as they are when there are fewer than two, or when the
+    cut would leave one empty or make two alike."""
+    if len(labels) < 2:
+        return labels
+    pre = _common_start(labels)
+    head = max(pre.rfind(c) for c in _WORD_END) + 1
+    suf = _common_start([x[::-1] for x in labels])[::-1]
+    ends = [i for i, ch in enumerate(suf) if ch in _WORD_END]
+    tail = len(suf) - ends[0] if ends else 0
+    out = [x[head:len(x) - tail] for x in labels]
+    if any(not x for x in out) or len(set(out)) < len(out):
+        return labels
+    return out
+
+
+def waterfall_zoom(steps: list[float | None]) -> tuple[float, float] | None:
+    """The y range of a waterfall whose steps after the first are small against it: the
+    running totals from the first bar on, with room around them; None when the bars from 0
+    show the steps well enough (they span a fifth of the largest total or more)."""
+    if len(steps) < 2:
+        return None
+    levels, run = [], 0.0
+    for v in steps:
+        run += v or 0.0
+        levels.append(run)
+    lo, hi = min(levels), max(levels)
+    if hi <= 0 or lo < 0 or hi - lo >= 0.2 * hi:
+        return None
+    pad = max(0.5 * (hi - lo), 1.0)
+    return (_r(max(lo - pad, 0.0)) or 0.0, _r(hi + pad) or 0.0)
 
 
 # plotly's own waterfall colours: increase, decrease, total
 WATERFALL_COLORS = ("#3d9970", "#ff4136", "#4499ff")
 
 
-def waterfall_bars(x: list[str], steps: list[float | None]) -> dict[str, Any]:
+def waterfall_bars(x: list[str], steps: list[float | None], names: list[str] | None = None,
+                   fmt: Callable[[Any], str] = str) -> dict[str, Any]:
     """A waterfall as one bar trace: step i is a bar from the running total before it to the
     total after it (`base` + `y`), green up and red down, and a last bar (`x[-1]`) from 0 to
-    the total. A missing step moves nothing and draws no bar.
+    the total. A missing step moves nothing and draws no bar. Each bar is labelled with its
+    value (`fmt`; the steps after the first with their sign) and hovered with its `names`.
 
     plotly's `waterfall` trace type is not in the bundle the report embeds (see
     `render.PLOTLY_JS`); these are the bars it would draw."""
@@ -255,8 +321,11 @@ def waterfall_bars(x: list[str], steps: list[float | None]) -> dict[str, Any]:
         base.append(_r(run) or 0.0)
         run += v or 0.0
     up, down, total = WATERFALL_COLORS
+    text = [("" if v is None else f"+{fmt(v)}" if i and v > 0 else fmt(v))
+            for i, v in enumerate(steps)] + [fmt(_r(run))]
     return {
         "type": "bar", "x": x, "y": [*steps, _r(run)], "base": [*base, 0],
         "marker": {"color": [up if (v or 0) >= 0 else down for v in steps] + [total]},
-        "hovertemplate": "%{x}: %{y:,}<extra></extra>",
+        "text": text, "textposition": "outside", "cliponaxis": False,
+        "customdata": names or x, "hovertemplate": "%{customdata}: %{text}<extra></extra>",
     }

@@ -321,7 +321,7 @@ def figure_views(run: AuditRun, t: Messages) -> tuple[list[plots.FigureView], li
         ("fingerprint", lambda: plots.fingerprint(figs["fingerprint"], t)),
         ("integer_spikes", lambda: plots.spikes(figs["integer_spikes"], t, t.num)),
         ("region_flags", lambda: _region_figure(run, t)),
-        ("releases", lambda: plots.releases(figs["releases"], t)),
+        ("releases", lambda: plots.releases(figs["releases"], t, t.num)),
     ]
     out: list[plots.FigureView] = []
     errors: list[str] = []

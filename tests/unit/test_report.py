@@ -605,3 +605,43 @@ def test_every_figure_spec_is_valid_for_plotly() -> None:
         for v in views:
             fig = go.Figure(v.spec)  # raises ValueError on an invalid property
             assert len(fig.data) == len(v.spec["data"]), v.id
+
+
+@pytest.mark.parametrize(("labels", "short"), [
+    (["georgia_elections_nov13_2024.xlsx", "georgia_elections_nov14_2024.xlsx"],
+     ["nov13", "nov14"]),
+    (["2025-02-23-20-00-btw25.csv", "2025-02-24-01-42-btw25.csv"], ["23-20-00", "24-01-42"]),
+    (["1-glitch-140.csv", "2-glitch-86.csv", "3-final.csv"],
+     ["1-glitch-140", "2-glitch-86", "3-final"]),
+    (["a_2023.xlsx", "a_2024.xlsx"], ["2023", "2024"]),
+    (["r1", "r2"], ["r1", "r2"]),  # no word end in what they share: kept whole
+    (["x.csv", "x.csv"], ["x.csv", "x.csv"]),  # the cut would make them empty
+    (["only.csv"], ["only.csv"]),
+])
+def test_release_names_lose_what_they_all_share(labels: list[str], short: list[str]) -> None:
+    from auditor.report.plots import short_labels
+
+    assert short_labels(labels) == short
+
+
+def test_a_waterfall_of_small_changes_is_zoomed_and_labelled() -> None:
+    """Georgia 2024: 2,076,930 votes, then -196: from 0 the step is invisible; zoomed, it
+    fills half the height, and every bar says its value."""
+    from auditor.report.plots import releases, waterfall_zoom
+    from auditor.report.render import Messages
+
+    assert waterfall_zoom([2_076_930, -196, 0]) == (2_076_636.0, 2_077_028.0)
+    assert waterfall_zoom([750_000, 230_000, -720_000]) is None  # large steps: from 0
+    assert waterfall_zoom([5]) is None
+    t = Messages("en")
+    (wf,) = releases({"waterfall": {"labels": ["g_nov13.xlsx", "g_nov14.xlsx", "g_nov15.xlsx"],
+                                    "values": [2_076_930, -196, 0]}}, t, t.num)
+    trace = wf.spec["data"][0]
+    assert trace["x"] == ["nov13", "nov14", "nov15", "total"]
+    assert trace["customdata"][0] == "g_nov13.xlsx"
+    assert trace["text"] == ["2,076,930", "-196", "0", "2,076,734"]
+    assert wf.spec["layout"]["yaxis"]["range"] == [2_076_636.0, 2_077_028.0]
+    assert wf.note == t("fig_waterfall_zoomed")
+    (big,) = releases({"waterfall": {"labels": ["a", "b"], "values": [10, 50]}}, t, t.num)
+    assert "range" not in big.spec["layout"]["yaxis"] and big.note == ""
+    assert big.spec["data"][0]["text"] == ["10", "+50", "60"]
