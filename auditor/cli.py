@@ -163,6 +163,10 @@ def summary_lines(run: Any, limit: int = 12, previous: list[str] | None = None) 
         verdict = f"{_n(c['error'], 'figure')} cannot be true"
     elif c["warning"]:
         verdict = "nothing impossible found, but some figures are implausible"
+    elif not run.figures_checked():
+        verdict = ("no check of the figures could run on these data, so nothing says they "
+                   "hold together (each check's reason is in findings.json; `auditor inspect` "
+                   "shows which columns were read)")
     else:
         verdict = "the published figures hold together"
     lines.append(f"verdict: {verdict}")

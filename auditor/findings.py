@@ -212,6 +212,13 @@ class AuditRun:
             out[f.severity] += 1
         return out
 
+    def figures_checked(self) -> bool:
+        """Whether a check of the figures ran (status ok or findings), beyond the `INPUT`
+        checks that only read the cells: when none did (`--only REV` without an earlier
+        release, a table with nothing mapped but two columns), no finding is no verdict."""
+        return any(s.status in ("ok", "findings") and not s.code.startswith("INPUT")
+                   for s in self.checks)
+
     def counts_by_family(self) -> dict[str, dict[str, int]]:
         """Number of findings per family and severity, families sorted."""
         out: dict[str, dict[str, int]] = {}

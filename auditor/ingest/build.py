@@ -656,7 +656,16 @@ def _sampled_numbers(raw: RawTable, sample_rows: int) -> list[tuple[str, int, pl
 
 def numeric_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:
     """Headers whose non-empty cells in a sample are mostly numbers (for auto-mapping)."""
-    return {h for h, n, f in _sampled_numbers(raw, sample_rows) if f.is_not_null().sum() >= 0.9 * n}
+    return {h for h, n, f in _sampled_numbers(raw, sample_rows)
+            if mostly_numbers(int(f.is_not_null().sum()), n)}
+
+
+def mostly_numbers(numbers: int, cells: int) -> bool:
+    """Whether a column whose `cells` non-empty cells hold `numbers` numbers is a number
+    column: 90 % of them, or in a short table all but one or two, which are then the most.
+    (In an 8-row table one `#REF!` is 12.5 % of a party's cells: the column is still the
+    party's, and the cell an `INPUT001` finding, not a reason to drop the party.)"""
+    return numbers >= 0.9 * cells or (cells - numbers <= 2 and 2 * numbers > cells)
 
 
 def count_headers(raw: RawTable, sample_rows: int = 2000) -> set[str]:

@@ -269,6 +269,8 @@ def verdict(run: AuditRun, t: Messages) -> tuple[str, str]:
         text, cls = t("verdict_error_only", errors=kw["error"]), "error"
     elif c["warning"]:
         text, cls = t("verdict_warning", warnings=kw["warning"]), "warning"
+    elif not run.figures_checked():
+        text, cls = t("verdict_unchecked"), "warning"
     elif c["info"]:
         text, cls = t("verdict_info", info=kw["info"]), "ok"
     else:

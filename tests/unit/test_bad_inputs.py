@@ -307,3 +307,29 @@ def test_a_negative_vote_names_its_row(tmp_path: Path) -> None:
     neg = [f for f in found if f["code"] == "INPUT005"]
     assert [(f["source_row"], f["message"]) for f in neg] == [
         (6, "row 6: the `B` count is negative (-3)")]
+
+
+@pytest.mark.parametrize("bad", ["#REF!", "N/A", "abc", "-"])
+def test_one_bad_cell_in_a_short_table_keeps_its_party(bad: str, tmp_path: Path) -> None:
+    """8 rows, one unreadable party cell: the party stays a choice, the cell is one
+    INPUT001 and its row one ARITH001, not an ARITH001 on every row."""
+    src = tmp_path / "short.csv"
+    rows = ["region,uik,registered,valid,invalid,PartyA,PartyB"]
+    rows += [f"X,{i},1000,500,10,300,200" for i in range(1, 9)]
+    rows[3] = f"X,3,1000,500,10,{bad},200"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["audit", str(src), "--out", str(tmp_path / "o"), "--format", "json",
+                 "--quiet", "--fail-on", "never"]) == 0
+    found = json.loads((tmp_path / "o" / "findings.json").read_text("utf-8"))["findings"]
+    assert sorted((f["code"], f["source_row"]) for f in found
+                  if f["code"].startswith(("INPUT", "ARITH"))) == [("ARITH001", 4),
+                                                                   ("INPUT001", 4)]
+
+
+@pytest.mark.parametrize(("numbers", "cells", "expected"), [
+    (9, 10, True), (7, 8, True), (6, 8, True), (5, 8, False), (2, 3, True), (1, 2, False),
+    (0, 8, False), (1800, 2000, True), (1797, 2000, False), (3, 3, True)])
+def test_mostly_numbers(numbers: int, cells: int, expected: bool) -> None:
+    from auditor.ingest.build import mostly_numbers
+
+    assert mostly_numbers(numbers, cells) is expected

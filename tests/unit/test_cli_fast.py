@@ -292,3 +292,24 @@ def test_the_terminal_summary_counts_in_the_singular_and_plural() -> None:
                                "findings: 1 error, 1 warning, 0 info"]
     assert lines(1204, 0)[:2] == ["verdict: 1,204 figures cannot be true",
                                   "findings: 1,204 errors, 0 warnings, 0 info"]
+
+
+def test_no_verdict_of_hold_together_when_no_check_of_the_figures_ran(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`--only REV` without an earlier release: every check is not applicable, so the
+    verdict says nothing was checked, in the terminal and in the report."""
+    from auditor.cli import main
+    from fixtures.synth import generate
+
+    src = tmp_path / "e.csv"
+    generate(300, seed=4).write_csv(src)
+    out = tmp_path / "o"
+    assert main(["audit", str(src), "--only", "REV", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "verdict: no check of the figures could run on these data" in said
+    html = (out / "report.html").read_text("utf-8")
+    assert "No check of the figures could run on these data" in html
+    assert "The published results hold together" not in html
+    assert main(["audit", str(src), "--only", "ARITH", "--out", str(tmp_path / "o2"),
+                 "--format", "json"]) == 0
+    assert "verdict: the published figures hold together" in capsys.readouterr().out
