@@ -158,7 +158,9 @@ def summary_lines(run: Any, limit: int = 12, previous: list[str] | None = None) 
             + ("" if i.balanced else "  (UNBALANCED)")
         )
     if previous:
-        lines.append(f"previous releases (oldest first): {', '.join(previous)}")
+        lines.append(f"previous releases (oldest first): {', '.join(previous)}"
+                     + ("; the REV checks compare the last one with this release (every step: "
+                        "`auditor chain` or `auditor diff`)" if len(previous) > 1 else ""))
     if c["error"]:
         verdict = f"{_n(c['error'], 'figure')} cannot be true"
     elif c["warning"]:
@@ -188,8 +190,10 @@ def audit(
     map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source column.",
                                                    metavar="CANONICAL=COLUMN")] = None,
     previous: Annotated[list[Path] | None, typer.Option(
-        help="An earlier release of the same election; repeat --previous for each earlier "
-        "release, oldest first (--previous A --previous B).", metavar="FILE")] = None,
+        help="An earlier release of the same election. The REV checks compare this release "
+        "with the last --previous; earlier ones, given oldest first (--previous A --previous "
+        "B), add to the figures across releases. To audit every step: `auditor chain FOLDER` "
+        "or `auditor diff OLD NEW` per pair.", metavar="FILE")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default reports/<name>).")] = None,
     format_: Annotated[str, typer.Option("--format", help="json,csv,html")] = "json,csv,html",
     fail_on: Annotated[str, typer.Option(help="error|warning|info|never")] = "error",

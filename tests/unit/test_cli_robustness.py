@@ -85,10 +85,12 @@ def test_kyrgyz_list_and_smd_files_are_no_duplicates() -> None:
 # 1b/1c/9. --previous ------------------------------------------------------------------------
 
 
-def test_previous_help_says_repeat(capsys: pytest.CaptureFixture[str]) -> None:
+def test_previous_help_says_what_is_compared(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(["audit", "--help"], capsys)
     assert rc == 0
-    assert "repeat --previous" in " ".join(out.replace("│", " ").split())
+    text = " ".join(out.replace("│", " ").split())
+    assert "The REV checks compare this release with the last --previous" in text
+    assert "(--previous A --previous B)" in text and "auditor chain FOLDER" in text
 
 
 def test_summary_lists_previous_and_warns_on_no_match(tmp_path: Path,
@@ -103,8 +105,12 @@ def test_summary_lists_previous_and_warns_on_no_match(tmp_path: Path,
                            "--format", "json", "--only", "REV001", "--fail-on", "never"],
                           capsys)
     assert rc == 0
-    assert f"previous releases (oldest first): {other}" in stdout
+    assert f"previous releases (oldest first): {other}\n" in stdout
     assert "0 of 30 units match the current release" in err
+    rc, stdout, err = run(["audit", str(cur), "--previous", str(other), "--previous", str(cur),
+                           "--out", str(out), "--format", "json", "--only", "REV001"], capsys)
+    assert f"previous releases (oldest first): {other}, {cur}; the REV checks compare the " \
+        "last one with this release" in stdout
     rc, stdout, err = run(["audit", str(cur), "--previous", str(cur), "--out", str(out),
                            "--format", "json", "--only", "REV001"], capsys)
     assert rc == 0 and "match the current release" not in err
