@@ -371,9 +371,13 @@ def _finish_csv(scan: Scanner, headers: list[str], path: str, enc: str, d: str, 
         notes.append(f"{len(drop)} columns with an empty header were ignored")
     headers = [h for h in headers if h != ""]
     if len(headers) <= 1:
+        head = headers[0] if headers else ""
+        shown = repr(head) if len(head) <= 80 else f"{head[:80]!r}… ({len(head):,} characters)"
+        others = [c for c in ",;\t|" if c != d and c in head]
+        hint = f" (it holds {', '.join(repr(c) for c in others)})" if others else ""
         raise InputError(
-            f"{path}: row 1 has a single column {headers[0] if headers else ''!r} with "
-            f"delimiter {d!r}; the delimiter is probably wrong. Give it with --delimiter."
+            f"{path}: row 1 has a single column {shown} with delimiter {d!r}; the delimiter "
+            f"is probably wrong{hint}. Give it with --delimiter."
         )
 
     def shaped(frame: pl.LazyFrame) -> pl.LazyFrame:

@@ -88,9 +88,19 @@ def test_bad_file_exit_2(name: str, words: str, capsys: pytest.CaptureFixture[st
 def test_wrong_delimiter(capsys: pytest.CaptureFixture[str]) -> None:
     rc, err = run(["inspect", "--delimiter", ",", str(BAD / "semicolon.csv")], capsys)
     assert rc == 2
-    assert "delimiter" in err and "single column" in err
+    assert "delimiter" in err and "single column" in err and "(it holds ';')" in err
     rc, _ = run(["inspect", str(BAD / "semicolon.csv")], capsys)  # sniffed correctly
     assert rc == 0
+
+
+def test_a_long_header_read_as_one_column_is_shown_short(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "wide.csv"
+    header = ",".join(f"party_number_{i}" for i in range(100))
+    src.write_text(header + "\n" + ",".join(["1"] * 100) + "\n", encoding="utf-8")
+    rc, err = run(["inspect", "--delimiter", ";", str(src)], capsys)
+    assert rc == 2 and f"({len(header):,} characters)" in err and "(it holds ',')" in err
+    assert len(err) < 400 and "party_number_99" not in err
 
 
 def test_text_only_count_column_names_file_row_column(capsys: pytest.CaptureFixture[str]) -> None:
