@@ -2,8 +2,10 @@
 
 Public API (stable names):
 
-- ``Method``: ``"hare"`` (largest remainder, Hare quota), ``"dhondt"`` (divisors 1, 2, 3, …),
-  ``"sainte_lague"`` (1, 3, 5, …), ``"sainte_lague_modified"`` (1.4, 3, 5, …).
+- ``Method``: ``"hare"`` (largest remainder, Hare quota), ``"hare_most_votes"`` (Hare quota,
+  the seats left to the lists with the most votes, one each: Georgia's Election Code),
+  ``"dhondt"`` (divisors 1, 2, 3, …), ``"sainte_lague"`` (1, 3, 5, …),
+  ``"sainte_lague_modified"`` (1.4, 3, 5, …).
 - ``METHODS``: the tuple of all ``Method`` values.
 - ``Allocation``: one choice's result (votes, share, eligibility, Hare quota/remainder, seats).
 - ``Sensitivity``: how many votes move a seat or the threshold for one choice.
@@ -19,7 +21,8 @@ Rules shared by both functions:
   The threshold float is read as the decimal it prints as (``0.05`` is exactly 1/20), so a
   party at exactly 5 % passes.
 - Only eligible choices share the seats. Hare quota = (votes of eligible choices) / seats;
-  each gets the integer part of votes / quota, the seats left go to the largest remainders.
+  each gets the integer part of votes / quota, the seats left go to the largest remainders
+  (``hare``) or to the choices with the most votes, one each (``hare_most_votes``).
 - All comparisons are exact (integers or fractions). Ties (equal quotients for divisor
   methods, equal remainders for Hare) go to the choice with more votes, then to the name
   that sorts first (Python string order). The result never depends on the input order.
@@ -36,7 +39,9 @@ from fractions import Fraction
 from math import isfinite
 from typing import Literal, get_args
 
-Method = Literal["hare", "dhondt", "sainte_lague", "sainte_lague_modified"]
+Method = Literal["hare", "hare_most_votes", "dhondt", "sainte_lague", "sainte_lague_modified"]
+# The methods that give each choice the integer part of its Hare quotas first.
+HARE_METHODS: tuple[Method, ...] = ("hare", "hare_most_votes")
 METHODS: tuple[Method, ...] = get_args(Method)
 
 # Relative gap under which two float quotients may be misordered; far above the 2**-52
@@ -156,12 +161,13 @@ def _seat_counts(votes: list[int], eligible: list[bool], seats: int, method: Met
     idx = [i for i, ok in enumerate(eligible) if ok]
     if not idx or seats == 0:
         return out
-    if method == "hare":
+    if method in HARE_METHODS:
         total = sum(votes[i] for i in idx)
         order = []
         for i in idx:
             out[i], rem = divmod(votes[i] * seats, total)  # remainder = rem / total
-            order.append((-rem, -votes[i], i))
+            # the seats left: by largest remainder, or (Georgia) by most votes
+            order.append((-rem if method == "hare" else 0, -votes[i], i))
         for _, _, i in sorted(order)[: seats - sum(out)]:
             out[i] += 1
         return out
@@ -233,7 +239,7 @@ def allocate(
     result = []
     for name, v, e, s in zip(p.names, p.votes, ok, counts, strict=True):
         quota = remainder = None
-        if p.method == "hare" and e and p.seats > 0:
+        if p.method in HARE_METHODS and e and p.seats > 0:
             quota = v * p.seats / eligible_total
             remainder = (v * p.seats % eligible_total) / eligible_total
         share = v / p.base if p.base else 0.0
@@ -284,7 +290,7 @@ def _guesses(p: _Problem, i: int, counts: list[int]) -> tuple[int | None, int | 
     """Divisor methods: about how many votes choice ``i`` needs to gain a seat (to beat the
     lowest quotient that wins another choice a seat) and to lose one (to fall below the best
     quotient that wins nothing), other things equal. Only a starting point for `_search`."""
-    if p.method == "hare":
+    if p.method in HARE_METHODS:
         return None, None
     v, s = p.votes[i], counts[i]
     others = [j for j in range(len(p.votes))

@@ -2,7 +2,8 @@
 
 The election's rules come from the profile's `[rules]` (or options of the same names):
 
-- `seats` (int), `method` (`hare` = largest remainder, `dhondt`, `sainte_lague`,
+- `seats` (int), `method` (`hare` = largest remainder, `hare_most_votes` = Hare quotas with
+  the seats left to the lists with the most votes, `dhondt`, `sainte_lague`,
   `sainte_lague_modified`; common spellings such as `largest_remainder`, `d'hondt`,
   `webster` are accepted), `threshold` (fraction, e.g. 0.05).
 - `threshold_base`: what the threshold share is computed on: `votes` (default: the sum of the
@@ -53,6 +54,7 @@ from checks._util import in_memory, quote_name
 _METHOD_ALIASES: dict[str, Method] = {
     "hare": "hare", "largest_remainder": "hare", "largest-remainder": "hare", "lr": "hare",
     "hamilton": "hare", "hare-niemeyer": "hare", "hare_niemeyer": "hare",
+    "hare_most_votes": "hare_most_votes", "hare-most-votes": "hare_most_votes",
     "dhondt": "dhondt", "d'hondt": "dhondt", "d_hondt": "dhondt", "jefferson": "dhondt",
     "sainte_lague": "sainte_lague", "sainte-lague": "sainte_lague", "webster": "sainte_lague",
     "sainte_lague_modified": "sainte_lague_modified",
@@ -78,8 +80,8 @@ def norm_method(name: str) -> Method:
     """A method name as `auditor.seats` spells it."""
     key = str(name).strip().lower().replace(" ", "_")
     if key not in _METHOD_ALIASES:
-        raise SeatRulesError(f"unknown seat allocation method {name!r}; use hare, dhondt, "
-                             "sainte_lague or sainte_lague_modified")
+        raise SeatRulesError(f"unknown seat allocation method {name!r}; use hare, "
+                             "hare_most_votes, dhondt, sainte_lague or sainte_lague_modified")
     return _METHOD_ALIASES[key]
 
 
@@ -370,7 +372,7 @@ def seats_mismatch(m: Model) -> pl.DataFrame:
     """Published seats differ from the seats recomputed from the published votes.
 
     What: the list seats are recomputed from the national votes with the profile's method
-    (largest remainder/Hare, D'Hondt, Sainte-Laguë or its modified form), seat count and
+    (largest remainder/Hare or its Georgian form, D'Hondt, Sainte-Laguë or its modified form), seat count and
     threshold, and compared choice by choice with the seats the source publishes (rows with
     measure `seats`) or the official seats written in the profile (`published_seats`).
     Why it matters: a seat table that the votes cannot produce means the votes, the rules

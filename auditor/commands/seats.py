@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
         map_: Annotated[list[str] | None, typer.Option("--map", help="canonical=source.")] = None,
         n_seats: Annotated[int | None, typer.Option("--seats", help="Seats to allocate.")] = None,
         method: Annotated[str | None, typer.Option(
-            help="hare | dhondt | sainte_lague | sainte_lague_modified.")] = None,
+            help="hare | hare_most_votes | dhondt | sainte_lague | sainte_lague_modified.")] = None,
         threshold: Annotated[float | None, typer.Option(
             help="Threshold as a fraction (0.05) or percent (5).")] = None,
         contest: Annotated[str | None, typer.Option(help="The list contest.")] = None,

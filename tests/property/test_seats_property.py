@@ -44,13 +44,16 @@ def reference(
     out = dict.fromkeys(votes, 0)
     if not ok or seats == 0:
         return out
-    if method == "hare":
+    if method in ("hare", "hare_most_votes"):
         total = sum(votes[n] for n in ok)
         quotas = {n: Fraction(votes[n] * seats, total) for n in ok}
         for n in ok:
             out[n] = floor(quotas[n])
         left = seats - sum(out.values())
-        ranked = sorted(ok, key=lambda n: (-(quotas[n] - floor(quotas[n])), -votes[n], n))
+        if method == "hare":  # the seats left by largest remainder
+            ranked = sorted(ok, key=lambda n: (-(quotas[n] - floor(quotas[n])), -votes[n], n))
+        else:  # Georgia: by most votes
+            ranked = sorted(ok, key=lambda n: (-votes[n], n))
         for n in ranked[:left]:
             out[n] += 1
         return out

@@ -229,3 +229,23 @@ def test_module_doctests() -> None:
     failures, tried = doctest.testmod(seats_module)
     assert tried >= 3
     assert failures == 0
+
+
+def test_georgia_2024_seats_left_go_to_the_most_votes() -> None:
+    """The CEC's 2024 allocation: integer parts of votes × 150 / the passing lists' votes
+    give 88 + 18 + 16 + 14 + 12 = 148 seats; the two left go to the two lists with the
+    most votes (Georgian Dream, Coalition for Change), not to the largest remainders
+    (Gakharia 0.72, UNM 0.63), which `hare` gives them."""
+    votes = {"GD": 1_120_016, "CfC": 229_160, "UNM": 211_215, "SG": 182_919,
+             "Gakharia": 161_518, "Girchi": 62_223}
+    kw = {"threshold": 0.05, "threshold_base": 2_112_216}
+    assert seats_of(votes, 150, "hare_most_votes", **kw) == {
+        "GD": 89, "CfC": 19, "UNM": 16, "SG": 14, "Gakharia": 12, "Girchi": 0}
+    assert seats_of(votes, 150, "hare", **kw) == {
+        "GD": 88, "CfC": 18, "UNM": 17, "SG": 14, "Gakharia": 13, "Girchi": 0}
+    s = by_choice(seat_sensitivity(votes, 150, "hare_most_votes", **kw))
+    # Gakharia's quota 12.72: a 13th seat needs a whole 13.0 quota or the 2nd most votes
+    g = s["Gakharia"].votes_to_gain_seat
+    assert g is not None and seats_of({**votes, "Gakharia": 161_518 + g}, 150,
+                                      "hare_most_votes", threshold=0.05,
+                                      threshold_base=2_112_216 + g)["Gakharia"] == 13
