@@ -156,3 +156,15 @@ def test_georgia_late_surges_leave_decreases_to_arith(shared_data: Path) -> None
     assert surges.isdisjoint(decreases)
     top = max((f for f in run.findings if f.code == "TURN004"), key=lambda f: f.delta or 0)
     assert top.unit_id == "20/61" and round(top.observed or 0, 1) == 47.8
+
+
+def test_georgia_2024_seats_are_the_cecs() -> None:
+    """The CEC allocated 89/19/16/14/12 (integer parts 148 seats, the two left to the two
+    lists with the most votes); the profile's `hare_most_votes` gives the same from the
+    final protocols, where largest remainder would give 88/18/17/14/13."""
+    m = loaded("ge_2024_parliament_sichinava/georgia_parliamentary_elections_nov15_2024.xlsx",
+               "ge-cec-2024")
+    s = seat.setup(m)
+    assert s is not None and s.method == "hare_most_votes" and s.seats == 150
+    got = {a.choice.split(" ", 1)[0]: a.seats for a in s.allocation if a.seats}
+    assert got == {"41": 89, "4": 19, "5": 16, "9": 14, "25": 12}
