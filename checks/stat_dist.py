@@ -13,10 +13,12 @@ import numpy as np
 from auditor.model import Model
 from auditor.registry import CheckOutput, check
 from auditor.stats import DigitTest, benjamini_hochberg, digit_tests, dip_test
+from auditor.stats.from_model import DigitData, digit_data
 from checks._util import place
 from checks.stat import (
     DIGIT_CHOICES,
     DIP_GRID,
+    MIN_STATIONS,
     alpha_of,
     contests,
     fmt_p,
@@ -101,12 +103,27 @@ def null_text(dt: DigitTest) -> str:
     return f"{dt.null_draws:,} binomial redraws"
 
 
+def digit_contests(m: Model) -> list[DigitData]:
+    """The contests with enough units for the digit tests, largest first."""
+    ds = [d for d in digit_data(m) if d.base.size >= MIN_STATIONS]
+    return sorted(ds, key=lambda d: (-d.base.size, d.contest))
+
+
+def needs_digit_units(m: Model) -> str | None:
+    """Why STAT004 cannot run on ``m``, or None."""
+    if digit_contests(m):
+        return None
+    return f"fewer than {MIN_STATIONS} units with votes per choice in any contest"
+
+
 @check(code="STAT004", name="digit-tests", severity="warning", certainty="statistical",
-       requires=("votes",), applies=needs_stations)
+       requires=("votes",), applies=needs_digit_units)
 def digit_tests_check(m: Model) -> CheckOutput:
     """Second digits (Benford) or last digits of the vote counts depart from chance.
 
-    What: for the counts ≥ 10 of each of the three leading choices, the χ² distance of their second digits
+    What: for the counts ≥ 10 of each of the three leading choices (units with turnout as
+    in the other STAT checks; where no electorate is published, every unit with votes, its
+    size being valid ballots, else the sum of its choices' votes), the χ² distance of their second digits
     from Benford's second-digit law (2BL) and of their last digits from uniform. The decision
     uses the *calibrated* p-value: the same χ² compared with its law when every count is
     redrawn from a binomial with the station's own size and rate, so the null is this
@@ -127,7 +144,7 @@ def digit_tests_check(m: Model) -> CheckOutput:
     seed = seed_of(m)
     reps = digit_reps(m)
     tests: list[dict[str, Any]] = []
-    for d in contests(m):
+    for d in digit_contests(m):
         for j, c in enumerate(d.choices[:DIGIT_CHOICES]):
             v = d.votes[:, j]
             # a count above its base (an arithmetic error, ARITH's business) has no binomial

@@ -5,6 +5,8 @@ Public API:
 
 - ``station_data(m)`` → ``list[StationData]``: one entry per contest, the stations the
   statistical checks may use (see ``StationData`` for the definitions and exclusions).
+- ``digit_data(m)`` → ``list[DigitData]``: the counts of the digit tests, which need no
+  registered voters (the stations of ``station_data`` where there are some).
 - ``simulate_like(data, seed, n_regions_max=None)`` → ``StationData``: a clean election with the
   same stations (sizes, regions, districts) whose turnout and shares are redrawn from the
   observed regional distributions (robustly estimated), independently per station.
@@ -161,34 +163,10 @@ def _build(m: Model) -> list[StationData]:
     out: list[StationData] = []
     for contest in sorted(units["contest"].unique().to_list()):
         u = units.filter(pl.col("contest") == contest)
-        w = m.wide(contest)
-        if w is not None:  # column sums of the wide rows
-            totals = m.choice_totals().filter(pl.col("contest") == contest).select(
-                "choice", pl.col("votes").alias("t")).collect()
-        elif votes is not None:
-            v = votes.filter(pl.col("contest") == contest)
-            totals = v.group_by("choice").agg(pl.col("votes").sum().alias("t"))
-        else:
-            continue  # a contest without choices
-        totals = totals.sort(["t", "choice"], descending=[True, False], nulls_last=True)
-        grand = float(totals["t"].sum() or 0)
-        if totals.height == 0 or grand <= 0:
+        got = _major_votes(m, contest, votes)
+        if got is None:
             continue
-        major = [
-            str(c) for i, (c, t) in enumerate(totals.iter_rows())
-            if i < TOP_N or (t or 0) >= MAJOR_SHARE * grand
-        ]
-        names = [f"_v{j}" for j in range(len(major))]
-        if w is not None:
-            wide = w.frame.select(pl.col(WIDE_UNIT).alias("unit_id"), *[
-                pl.col(c).alias(nm) for c, nm in zip(major, names, strict=True)]).collect()
-        else:
-            wide = (
-                v.filter(pl.col("choice").is_in(major))
-                .pivot(on="choice", index="unit_id", values="votes", aggregate_function="first")
-            )
-            wide = wide.select("unit_id", *[pl.col(c).alias(nm)
-                                            for c, nm in zip(major, names, strict=True)])
+        major, names, wide = got
         d = u.join(wide, on="unit_id", how="left")
         reasons = {
             "no electorate of its own (postal, e-voting)": pl.col("_type").is_in(
@@ -231,6 +209,105 @@ def _build(m: Model) -> list[StationData]:
             n_excluded=int(bad.sum()),
             exclusions=exclusions,
         ))
+    return out
+
+
+def _major_votes(m: Model, contest: str, votes: pl.DataFrame | None, every: bool = False,
+                 ) -> tuple[list[str], list[str], pl.DataFrame] | None:
+    """The major choices of a contest (`MAJOR_SHARE`, `TOP_N`; leader first), their column
+    names `_v0`, `_v1`, … and their votes per unit (`unit_id`, a column each; with `every`,
+    `_all` too: the votes of every choice); None for a contest without votes. `votes` is the
+    long votes frame (None for a wide input, whose rows hold a column per choice)."""
+    w = m.wide(contest)
+    if w is not None:  # column sums of the wide rows
+        totals = m.choice_totals().filter(pl.col("contest") == contest).select(
+            "choice", pl.col("votes").alias("t")).collect()
+    elif votes is not None:
+        v = votes.filter(pl.col("contest") == contest)
+        totals = v.group_by("choice").agg(pl.col("votes").sum().alias("t"))
+    else:
+        return None  # a contest without choices
+    totals = totals.sort(["t", "choice"], descending=[True, False], nulls_last=True)
+    grand = float(totals["t"].sum() or 0)
+    if totals.height == 0 or grand <= 0:
+        return None
+    major = [
+        str(c) for i, (c, t) in enumerate(totals.iter_rows())
+        if i < TOP_N or (t or 0) >= MAJOR_SHARE * grand
+    ]
+    names = [f"_v{j}" for j in range(len(major))]
+    if w is not None:
+        wide = w.frame.select(pl.col(WIDE_UNIT).alias("unit_id"), *[
+            pl.col(c).alias(nm) for c, nm in zip(major, names, strict=True)],
+            *([pl.sum_horizontal(w.choices).alias("_all")] if every else [])).collect()
+    else:
+        wide = (
+            v.filter(pl.col("choice").is_in(major))
+            .pivot(on="choice", index="unit_id", values="votes", aggregate_function="first")
+        )
+        wide = wide.select("unit_id", *[pl.col(c).alias(nm)
+                                        for c, nm in zip(major, names, strict=True)])
+        if every:
+            wide = wide.join(v.group_by("unit_id").agg(pl.col("votes").sum().alias("_all")),
+                             on="unit_id", how="left")
+    return major, names, wide
+
+
+@dataclass(frozen=True, eq=False)
+class DigitData:
+    """The counts of one contest the digit tests read: the major choices' votes per unit and
+    each unit's binomial size (`base`), no missing values."""
+
+    contest: str
+    choices: list[str]
+    votes: IntArray  # units × major choices, leader first
+    base: IntArray
+    base_label: str
+    n_excluded: int
+
+
+def digit_data(m: Model) -> list[DigitData]:
+    """Per contest, the counts of the digit tests (STAT004), which need no registered voters.
+
+    What: where the stations have turnout (`station_data`), its votes and share bases, so
+    the tests are those of the other STAT checks' stations; else every unit with votes for
+    the major choices, its size being `valid`, else the turnout numerator, else the sum of
+    its choices' votes (Kyrgyzstan 2020's Kloop table and Delaware's precincts publish no
+    electorate).
+    Why: second and last digits are a property of the vote counts alone.
+    Example: ``[d.base_label for d in digit_data(m)]`` → ``["sum of the choices"]``.
+    """
+    stations = station_data(m)
+    if stations:
+        return [DigitData(d.contest, d.choices, d.votes, d.base, d.base_label, d.n_excluded)
+                for d in stations]
+    cols = m.unit_columns()
+    if "choice" not in m.vote_columns():
+        return []
+    num = _numerator(cols)
+    label, size = (("valid", pl.col("valid")) if "valid" in cols else num
+                   if num is not None else ("sum of the choices", None))
+    units = m.units.select("contest", "unit_id", *([size.cast(pl.Int64).alias("_base")]
+                                                   if size is not None else [])).collect()
+    votes = None if m.wide_frames() is not None else \
+        m.votes.select("contest", "unit_id", "choice", "votes").collect()
+    out: list[DigitData] = []
+    for contest in sorted(units["contest"].unique().to_list()):
+        got = _major_votes(m, contest, votes, every=size is None)
+        if got is None:
+            continue
+        major, names, wide = got
+        d = units.filter(pl.col("contest") == contest).join(wide, on="unit_id", how="left")
+        if size is None:
+            d = d.with_columns(pl.col("_all").alias("_base"))
+        bad = d.select(pl.col("_base").is_null()
+                       | pl.any_horizontal([pl.col(c).is_null() for c in names])).to_series()
+        d = d.filter(~bad).sort("unit_id")
+        if d.height:
+            out.append(DigitData(
+                str(contest), major,
+                d.select(names).to_numpy().astype(np.int64).reshape(d.height, len(names)),
+                d["_base"].to_numpy().astype(np.int64), label, int(bad.sum())))
     return out
 
 

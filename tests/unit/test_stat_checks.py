@@ -330,3 +330,35 @@ def test_counts_above_their_base_do_not_break_the_checks() -> None:
     run = audit(m, only=["STAT"])
     assert {s.code: s.status for s in run.checks} == {
         "STAT001": "ok", "STAT002": "ok", "STAT003": "ok", "STAT004": "ok", "STAT005": "ok"}
+
+
+def _without_electorate(m: Model, drop: list[str]) -> Model:
+    return replace(m, units=m.units.drop(drop))
+
+
+def test_stat004_runs_without_registered_voters() -> None:
+    """Digit tests read vote counts only: a table without an electorate (Kyrgyzstan 2020's
+    Kloop table, Delaware's precincts) gets them, sized by valid ballots, else by the sum of
+    the choices' votes; the fabricated last digits of `STAT004/bad` are still found, and the
+    clean `good` example still passes."""
+    from auditor.stats.from_model import digit_data
+
+    for drop, label in ((["registered", "ballots_cast"], "valid"),
+                        (["registered", "ballots_cast", "valid", "invalid"],
+                         "sum of the choices")):
+        bad = _without_electorate(fixture_model("STAT004", "bad"), drop)
+        assert station_data(bad) == []
+        (d,) = digit_data(bad)
+        assert d.base_label == label and d.base.size == 3000 and d.choices[0] == "Alpha"
+        assert stat.needs_stations(bad) is not None
+        assert stat_dist.needs_digit_units(bad) is None
+        _, rows = as_output(stat_dist.digit_tests_check(bad))
+        assert rows.select("choice", "key").rows() == [("Alpha", "last-digit")]
+        good = _without_electorate(fixture_model("STAT004", "good"), drop)
+        _, clean = as_output(stat_dist.digit_tests_check(good))
+        assert clean.height == 0
+    # with registered voters, the stations are those of the other STAT checks
+    m = fixture_model("STAT004", "bad")
+    (d,) = digit_data(m)
+    (s,) = station_data(m)
+    assert d.base.tolist() == s.base.tolist() and d.base_label == s.base_label
