@@ -100,7 +100,8 @@ def releases_figure(labels: list[str], tots: list[dict[str, dict[str, int | None
     return {"labels": labels, "series": series, "y_label": f"% of votes ({c})",
             "contest": c,
             "waterfall": {"labels": labels, "values": steps,
-                          "title": f"Votes counted, release by release ({c})"}}
+                          "title": f"Votes counted, release by release ({c})",
+                          "title_key": "fig_waterfall_releases", "contest": c}}
 
 
 def national_totals(m: Model) -> dict[str, dict[str, int | None]]:
@@ -126,6 +127,11 @@ def vote_steps(cmp: Comparison, contest: str) -> dict[str, Any]:
     v_old, v_new = int(r["v_old"] or 0), int(r["v_new"] or 0)
     added, removed = int(r["added"] or 0), int(r["removed"] or 0)
     revised = v_new - v_old - added + removed
-    return {"labels": ["previous release", "units added", "units revised", "units removed"],
-            "values": [v_old, added, revised, -removed],
-            "title": f"Votes from the previous release to this one ({contest})"}
+    return {"labels": list(STEP_LABELS), "values": [v_old, added, revised, -removed],
+            "title": f"Votes from the previous release to this one ({contest})",
+            "title_key": "fig_waterfall_steps", "contest": contest}
+
+
+# The steps of `vote_steps`, and the report's catalogue keys that name them in its language.
+STEP_LABELS = {"previous release": "wf_previous", "units added": "wf_added",
+               "units revised": "wf_revised", "units removed": "wf_removed"}

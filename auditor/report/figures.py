@@ -37,7 +37,10 @@ Accepted shapes (key → value):
 - ``releases``: ``{"labels": [str, …], "series": [{"name": str, "values": [float, …]}, …],
   "y_label": str, "waterfall": {"labels": [str, …], "values": [float, …], "title": str}}``
   — a timeline of figures across releases (oldest first) and, optionally, the steps from one
-  release to the next as a waterfall (`values` are changes; a total bar is added).
+  release to the next as a waterfall (`values` are changes; a total bar is added). The
+  waterfall may name its title in the report's catalogue (`"title_key"`, one of
+  `plots.WATERFALL_TITLES`, with `"contest"`); the report then says it in its language, and
+  the steps of `release_totals.vote_steps` too.
 """
 
 from __future__ import annotations

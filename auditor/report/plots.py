@@ -238,7 +238,7 @@ def releases(r: dict[str, Any], t: Translate,
     wf = r.get("waterfall")
     if isinstance(wf, dict) and wf.get("values"):
         vals = [_r(v) for v in wf["values"]]
-        names = [_esc(s) for s in wf.get("labels", [])][:len(vals)]
+        names = [_esc(_step_name(s, t)) for s in wf.get("labels", [])][:len(vals)]
         x = [*short_labels(names), t("fig_total")]
         trace = waterfall_bars(x, vals, [*names, t("fig_total")], fmt)
         yaxis = {"title": {"text": ""}, "zeroline": False, "automargin": True}
@@ -247,11 +247,25 @@ def releases(r: dict[str, Any], t: Translate,
             yaxis |= {"range": list(zoom), "tickformat": ","}
         lay = _layout("", "", xaxis={"type": "category", "automargin": True}, yaxis=yaxis,
                       bargap=0.3)
-        title = str(wf["title"]) if wf.get("title") else t("fig_waterfall_title")
+        title = (t(str(wf["title_key"]), contest=str(wf.get("contest", "")))
+                 if wf.get("title_key") in WATERFALL_TITLES else
+                 str(wf["title"]) if wf.get("title") else t("fig_waterfall_title"))
         out.append(FigureView("fig-waterfall", title, t("fig_waterfall_caption"),
                               {"data": [trace], "layout": lay},
                               t("fig_waterfall_zoomed") if zoom is not None else ""))
     return out
+
+
+# Waterfall titles the catalogue has (`title_key` of the figure data, with its `contest`).
+WATERFALL_TITLES = ("fig_waterfall_releases", "fig_waterfall_steps")
+
+
+def _step_name(label: Any, t: Translate) -> str:
+    """A waterfall step in the report's language when it is one of `vote_steps`'."""
+    from auditor.release_totals import STEP_LABELS
+
+    key = STEP_LABELS.get(str(label))
+    return t(key) if key else str(label)
 
 
 # What ends a word in a release's name: `short_labels` cuts there only.
@@ -296,9 +310,9 @@ def waterfall_zoom(steps: list[float | None]) -> tuple[float, float] | None:
         run += v or 0.0
         levels.append(run)
     lo, hi = min(levels), max(levels)
-    if hi <= 0 or lo < 0 or hi - lo >= 0.2 * hi:
-        return None
-    pad = max(0.5 * (hi - lo), 1.0)
+    if hi <= 0 or lo < 0 or hi == lo or hi - lo >= 0.2 * hi:
+        return None  # (no change at all: nothing to zoom on, the labels say 0)
+    pad = max(0.5 * (hi - lo), 2.0)
     return (_r(max(lo - pad, 0.0)) or 0.0, _r(hi + pad) or 0.0)
 
 

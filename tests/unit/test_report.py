@@ -633,6 +633,8 @@ def test_a_waterfall_of_small_changes_is_zoomed_and_labelled() -> None:
     assert waterfall_zoom([2_076_930, -196, 0]) == (2_076_636.0, 2_077_028.0)
     assert waterfall_zoom([750_000, 230_000, -720_000]) is None  # large steps: from 0
     assert waterfall_zoom([5]) is None
+    assert waterfall_zoom([2_076_734, 0, 0]) is None  # no change: nothing to zoom on
+    assert waterfall_zoom([1000, 1]) == (998.0, 1003.0)  # at least 2 votes each side
     t = Messages("en")
     (wf,) = releases({"waterfall": {"labels": ["g_nov13.xlsx", "g_nov14.xlsx", "g_nov15.xlsx"],
                                     "values": [2_076_930, -196, 0]}}, t, t.num)
@@ -640,6 +642,14 @@ def test_a_waterfall_of_small_changes_is_zoomed_and_labelled() -> None:
     assert trace["x"] == ["nov13", "nov14", "nov15", "total"]
     assert trace["customdata"][0] == "g_nov13.xlsx"
     assert trace["text"] == ["2,076,930", "-196", "0", "2,076,734"]
+    ru = Messages("ru")
+    (steps,) = releases({"waterfall": {
+        "labels": ["previous release", "units added", "units revised", "units removed"],
+        "values": [1000, 50, -3, 0], "title": "Votes from the previous release to this one (c)",
+        "title_key": "fig_waterfall_steps", "contest": "c"}}, ru, ru.num)
+    assert steps.title == "Голоса от предыдущего выпуска к этому (c)"
+    assert steps.spec["data"][0]["x"] == ["предыдущий выпуск", "добавленные участки",
+                                          "исправленные участки", "убранные участки", "итого"]
     assert wf.spec["layout"]["yaxis"]["range"] == [2_076_636.0, 2_077_028.0]
     assert wf.note == t("fig_waterfall_zoomed")
     (big,) = releases({"waterfall": {"labels": ["a", "b"], "values": [10, 50]}}, t, t.num)
