@@ -84,19 +84,24 @@ def _utf8_error(path: str, scan: Scanner) -> str:
     """The one-paragraph message of a file read as UTF-8 that is not (`--encoding utf-8`
     given for a cp1252 file, or a guess from its first bytes proved wrong further on)."""
     data = _source_bytes(scan)
-    where = ""
-    if data is not None:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1 + scan.skipped
-            start = data.rfind(b"\n", 0, exc.start) + 1
-            near = data[start:exc.start].decode("utf-8", errors="replace")[-40:]
-            where = (f" at line {line} (byte {exc.start:,}: {data[exc.start:exc.start + 1]!r}"
-                     f" after {near!r})")
+    where = _not_utf8_at(data, scan.skipped) if data is not None else ""
     return (f"{path}: the file is not valid UTF-8{where}. Give its encoding with --encoding "
             "(cp1252 for Western European files, cp1251 for Cyrillic ones), or leave "
             "--encoding out to let auditor guess it.")
+
+
+def _not_utf8_at(data: bytes, skipped: int = 0) -> str:
+    """` at line N (byte K: b'\\xa7' after '…')`: where `data` first stops being UTF-8
+    (lines counted as the file's, `skipped` rows before the header included); "" if never."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1 + skipped
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        near = data[start:exc.start].decode("utf-8", errors="replace")[-40:]
+        return (f" at line {line} (byte {exc.start:,}: {data[exc.start:exc.start + 1]!r}"
+                f" after {near!r})")
+    return ""
 
 
 def _csv_error(path: str, scan: Scanner, text: str) -> str:
@@ -255,8 +260,9 @@ def _decode_guess(sample: bytes, path: str) -> str:
     ).best()
     if best is None:
         raise InputError(
-            f"{path}: cannot tell the text encoding (not UTF-8, cp1251, cp1252 or UTF-16). "
-            "Give it with --encoding."
+            f"{path}: cannot tell the text encoding (not UTF-8, cp1251, cp1252 or UTF-16; "
+            f"it stops being UTF-8{_not_utf8_at(sample)}). A file that mixes encodings needs "
+            "mending first; else give its encoding with --encoding."
         )
     enc = str(best.encoding)
     if enc in ("cp1250", "latin_1", "iso8859_15"):

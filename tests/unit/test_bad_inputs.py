@@ -343,3 +343,17 @@ def test_mostly_numbers(numbers: int, cells: int, expected: bool) -> None:
     from auditor.ingest.build import mostly_numbers
 
     assert mostly_numbers(numbers, cells) is expected
+
+
+def test_a_utf8_file_with_one_latin1_byte_names_where(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Cyrillic UTF-8 headers and one cp1252 `é` further down: no code page decodes the
+    whole, and the message says where the file stops being UTF-8."""
+    src = tmp_path / "mixed.csv"
+    head = "region,uik,\"Число избирателей, включенных в список\",valid,invalid,A,B\n"
+    body = "".join(f"Область,{i},1000,500,10,300,200\n" for i in range(1, 60))
+    src.write_bytes(head.encode() + body.encode() + "Caf".encode() + b"\xe9,60,1,1,0,1,0\n")
+    rc, err = run(["inspect", str(src)], capsys)
+    assert rc == 2
+    assert "cannot tell the text encoding" in err
+    assert "it stops being UTF-8 at line 61 (byte" in err and "b'\\xe9' after 'Caf'" in err
