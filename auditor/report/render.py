@@ -339,6 +339,9 @@ def figure_views(run: AuditRun, t: Messages) -> tuple[list[plots.FigureView], li
             out.extend(got)
         elif got is not None:
             out.append(got)
+    if t.lang == "ru":  # axis numbers as the page writes them: 2 076 734,5
+        for v in out:
+            v.spec.setdefault("layout", {})["separators"] = ",\u00a0"
     return out, errors
 
 

@@ -352,7 +352,7 @@ def test_a_utf8_file_with_one_latin1_byte_names_where(
     src = tmp_path / "mixed.csv"
     head = "region,uik,\"Число избирателей, включенных в список\",valid,invalid,A,B\n"
     body = "".join(f"Область,{i},1000,500,10,300,200\n" for i in range(1, 60))
-    src.write_bytes(head.encode() + body.encode() + "Caf".encode() + b"\xe9,60,1,1,0,1,0\n")
+    src.write_bytes(head.encode() + body.encode() + b"Caf" + b"\xe9,60,1,1,0,1,0\n")
     rc, err = run(["inspect", str(src)], capsys)
     assert rc == 2
     assert "cannot tell the text encoding" in err

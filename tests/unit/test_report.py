@@ -648,6 +648,12 @@ def test_a_waterfall_of_small_changes_is_zoomed_and_labelled() -> None:
         "values": [1000, 50, -3, 0], "title": "Votes from the previous release to this one (c)",
         "title_key": "fig_waterfall_steps", "contest": "c"}}, ru, ru.num)
     assert steps.title == "Голоса от предыдущего выпуска к этому (c)"
+    from auditor.report.render import figure_views
+
+    views, _ = figure_views(_run([_finding(1)], ALL_FIGURES), ru)
+    assert {v.spec["layout"]["separators"] for v in views} == {",\u00a0"}
+    views, _ = figure_views(_run([_finding(1)], ALL_FIGURES), t)
+    assert all("separators" not in v.spec["layout"] for v in views)
     assert steps.spec["data"][0]["x"] == ["предыдущий выпуск", "добавленные участки",
                                           "исправленные участки", "убранные участки", "итого"]
     assert wf.spec["layout"]["yaxis"]["range"] == [2_076_636.0, 2_077_028.0]
