@@ -567,12 +567,24 @@ def against_all_ahead(m: Model) -> pl.DataFrame:
 
 def flagged_units(m: Model, families: tuple[str, ...] = FLAG_FAMILIES,
                   earlier: EarlierFindings | None = None) -> set[str]:
-    """unit_ids with an error or warning finding of the cheap unit-level checks.
+    """unit_ids with an error or warning finding of the cheap unit-level checks, or whose
+    counts were revised after publication (`FLAG_REVISION_CODES`); see `flags`."""
+    whole, revised = flags(m, families, earlier)
+    return whole | {u for _, u in revised}
 
-    The checks of `families` and `FLAG_REVISION_CODES` that ran in this audit give their
-    findings (`earlier`, see `auditor.registry.earlier_findings`); the others are run here,
-    so that the flags are those the report shows whatever checks were selected. A check that
-    fails or does not apply flags nothing.
+
+def flags(m: Model, families: tuple[str, ...] = FLAG_FAMILIES,
+          earlier: EarlierFindings | None = None,
+          ) -> tuple[set[str], dict[tuple[str, str], int]]:
+    """The flagged units: (unit_ids with an error or warning finding of `families`, whose
+    every vote is in doubt; and per (contest, unit_id) of the other units revised after
+    publication (`FLAG_REVISION_CODES`), the votes the revision moved — `votes_affected`,
+    the sum of the absolute changes — which is all of it that can have moved a margin).
+
+    The checks that ran in this audit give their findings (`earlier`, see
+    `auditor.registry.earlier_findings`); the others are run here, so that the flags are
+    those the report shows whatever checks were selected. A check that fails or does not
+    apply flags nothing.
     """
     from auditor.engine import not_applicable_reason
     from auditor.registry import load_catalogue
@@ -580,12 +592,12 @@ def flagged_units(m: Model, families: tuple[str, ...] = FLAG_FAMILIES,
     load_catalogue(only=[*families, *FLAG_REVISION_CODES])
     codes = [code for code, spec in sorted(REGISTRY.items())
              if spec.family in families or code in FLAG_REVISION_CODES]
-    out: set[str] = set()
+    rows: list[tuple[str, str | None, str, float | None]] = []  # code, contest, unit, votes
     if earlier is not None:
         known = {c for c in codes if c in earlier.ran}
-        out.update(f.unit_id for f in earlier.findings
-                   if f.code in known and f.unit_id is not None
-                   and f.severity in ("error", "warning"))
+        rows += [(f.code, f.contest, f.unit_id, f.votes_affected) for f in earlier.findings
+                 if f.code in known and f.unit_id is not None
+                 and f.severity in ("error", "warning")]
         codes = [c for c in codes if c not in known]
     for code in codes:
         spec = REGISTRY[code]
@@ -601,9 +613,32 @@ def flagged_units(m: Model, families: tuple[str, ...] = FLAG_FAMILIES,
             continue
         sev = (pl.col("severity").fill_null(spec.severity) if "severity" in df.columns
                else pl.lit(spec.severity))
-        ids = df.filter(pl.col("unit_id").is_not_null() & sev.is_in(["error", "warning"]))
-        out.update(str(u) for u in ids["unit_id"].unique().to_list())
-    return out
+        got = df.filter(pl.col("unit_id").is_not_null() & sev.is_in(["error", "warning"]))
+        cols = [pl.col(c) if c in got.columns else pl.lit(None).alias(c)
+                for c in ("contest", "unit_id", "votes_affected")]
+        rows += [(code, c, str(u), v) for c, u, v in got.select(cols).iter_rows()]
+    whole = {u for code, _, u, _ in rows if code not in FLAG_REVISION_CODES}
+    revised: dict[tuple[str, str], int] = {}
+    for code, where, u, v in rows:
+        if code in FLAG_REVISION_CODES and u not in whole:
+            key = (str(where), u)
+            revised[key] = revised.get(key, 0) + round(abs(v or 0))
+    return whole, revised
+
+
+def revised_votes(m: Model, contest: str, revised: dict[tuple[str, str], int],
+                  district: str | None = None) -> int:
+    """The votes the revisions of `flags` moved in one contest (or one `smd_level`
+    district of it)."""
+    got = {u: v for (c, u), v in revised.items() if c == contest}
+    level = m.rule("smd_level")
+    if got and district is not None and level and level in m.unit_columns():
+        inside = set(m.units.filter((pl.col("contest") == contest)
+                                    & pl.col("unit_id").is_in(sorted(got))
+                                    & (pl.col(level) == district))
+                     .select("unit_id").collect()["unit_id"].to_list())
+        got = {u: v for u, v in got.items() if u in inside}
+    return sum(got.values())
 
 
 def flagged_votes(m: Model, contest: str, units: set[str], district: str | None = None) -> int:
@@ -775,9 +810,10 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
     """Votes in flagged units compared with every decisive margin.
 
     What: the votes cast in units with an error or warning finding of the unit-level
-    families (INPUT, ARITH, PCT, TURN) — and, when `--previous` is given, of REV002 (a unit
-    whose counts changed after publication) — are compared with each margin that decides the
-    outcome: threshold margins, the smallest vote changes that move a seat, and the winner's
+    families (INPUT, ARITH, PCT, TURN) — and, when `--previous` is given, the votes that
+    REV002's revisions after publication moved in the other units (the sum of the absolute
+    changes: a unit revised by one vote puts one vote in doubt, not its thousands) — are
+    compared with each margin that decides the outcome: threshold margins, the smallest vote changes that move a seat, and the winner's
     lead in each contest or district (not for a contest cast per constituency whose file has
     no constituency column: see `winner_margins`). A threshold margin is the votes a list
     would have to lose or gain with the base moving with them (SEAT001 gives the distance at
@@ -797,18 +833,23 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
     # frames once instead of re-reading the source for each.
     m = materialised(m)
     margins = decisive_margins(m)
-    units = flagged_units(m, earlier=earlier)
-    cache: dict[tuple[str, str | None], int] = {}
+    units, revised = flags(m, earlier=earlier)
+    cache: dict[tuple[str, str | None], tuple[int, int]] = {}
     rows: list[dict[str, Any]] = []
     decisive: list[dict[str, Any]] = []
     for mg in margins:
         ck = (mg.contest, mg.district)
         if ck not in cache:
-            cache[ck] = flagged_votes(m, mg.contest, units, mg.district)
-        fv = cache[ck]
+            cache[ck] = (flagged_votes(m, mg.contest, units, mg.district),
+                         revised_votes(m, mg.contest, revised, mg.district))
+        held, moved = cache[ck]
+        fv = held + moved
         could = fv >= mg.votes and fv > 0
         verdict = "could change" if could else "alone cannot change"
-        sentence = f"flagged stations hold {fv:,} votes; {mg.text}: the flags {verdict} {mg.stake}"
+        hold = (f"flagged stations hold {held:,} votes" if not moved else
+                f"flagged stations hold {held:,} votes and revisions after publication moved "
+                f"{moved:,} more ({fv:,} in all)")
+        sentence = f"{hold}; {mg.text}: the flags {verdict} {mg.stake}"
         decisive.append({"kind": mg.kind, "contest": mg.contest, "choice": mg.choice,
                          "margin_votes": mg.votes, "flagged_votes": fv, "could_change": could,
                          "text": sentence})
@@ -817,7 +858,7 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
                          "observed": float(fv), "expected": float(mg.votes),
                          "delta": float(fv - mg.votes), "votes_affected": float(fv),
                          "severity": None, "key": f"{mg.kind}:{mg.choice}", "message": sentence})
-    if not rows and decisive and units:
+    if not rows and decisive and (units or revised):
         d = decisive[0]
         rows.append({"contest": d["contest"], "unit_id": None, "choice": d["choice"],
                      "observed": float(d["flagged_votes"]), "expected": float(d["margin_votes"]),
@@ -827,6 +868,7 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
     # The list contest's margins first (they decide parliament), then the closest districts.
     lc = list_contest(m) if _needs_seats(m) is None else None
     decisive.sort(key=lambda d: (d["contest"] != lc, d["margin_votes"]))
-    summary = {"decisive": decisive[:20], "flagged_units": len(units),
-               "flagged_votes": max(cache.values()) if cache else 0}
+    summary = {"decisive": decisive[:20],
+               "flagged_units": len(units | {u for _, u in revised}),
+               "flagged_votes": max(sum(v) for v in cache.values()) if cache else 0}
     return CheckOutput(pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty(), summary=summary)

@@ -266,3 +266,28 @@ def test_seat005_takes_the_findings_of_the_checks_that_ran() -> None:
     assert seat.flagged_units(m, earlier=EarlierFindings(ran, (info,))) == set()
     # a check that did not run is run here
     assert seat.flagged_units(m, earlier=EarlierFindings(ran - {"ARITH001"}, ())) == {"u2"}
+
+
+def test_seat005_counts_the_votes_a_revision_moved_not_the_units_votes() -> None:
+    """A unit revised after publication by one vote puts one vote in doubt, not its 1,000:
+    against a lead of 10 votes the flags alone cannot change who comes first (with the
+    unit's whole votes they could); a unit also flagged by ARITH counts whole, once."""
+    old = model({"u1": {"A": 505, "B": 495}, "u2": {"A": 300, "B": 318}}, label="night")
+    new = model({"u1": {"A": 504, "B": 496}, "u2": {"A": 300, "B": 318}}, label="final")
+    new.previous = [old]
+    whole, revised = seat.flags(new)
+    assert whole == set() and revised == {("list", "u1"): 2}
+    out = seat.flagged_vs_margins(new)
+    assert out.summary["flagged_votes"] == 2 and out.summary["flagged_units"] == 1
+    (lead,) = out.summary["decisive"]
+    assert (lead["choice"], lead["margin_votes"], lead["could_change"]) == ("B", 10, False)
+    assert lead["text"] == (
+        "flagged stations hold 0 votes and revisions after publication moved 2 more (2 in all)"
+        "; in list, B leads A by 10 votes: the flags alone cannot change who wins list")
+    # u1's choices now also exceed its valid ballots (ARITH001): its 1,000 votes count whole
+    new.units = new.units.with_columns(
+        pl.when(pl.col("unit_id") == "u1").then(pl.col("valid") - 40).otherwise(pl.col("valid"))
+        .alias("valid"))
+    whole, revised = seat.flags(new)
+    assert whole == {"u1"} and revised == {}
+    assert seat.flagged_vs_margins(new).summary["flagged_votes"] == 960
