@@ -265,6 +265,8 @@ def _decode_guess(sample: bytes, path: str) -> str:
             "mending first; else give its encoding with --encoding."
         )
     enc = str(best.encoding)
+    if enc in ("cp1252", "cp1250", "latin_1", "iso8859_15") and _cyrillic_words(sample):
+        return "cp1251"
     if enc in ("cp1250", "latin_1", "iso8859_15"):
         # Western European text decodes under several code pages; cp1252 is what Windows
         # exports in practice, so it wins whenever it decodes the sample.
@@ -274,6 +276,26 @@ def _decode_guess(sample: bytes, path: str) -> str:
         except UnicodeDecodeError:
             pass
     return enc
+
+
+def _cyrillic_words(sample: bytes) -> bool:
+    """Whether `sample`, read as cp1251, has its non-ASCII letters in words of their own.
+
+    A short sample gives the statistical detector too little to go on (two rows of
+    `Москва` came out as cp1252 `Ìîñêâà`). Read as cp1251, a Western European text puts
+    its few non-ASCII letters inside Latin words (`Müns` → `Mьns`), a Russian or Kyrgyz one
+    writes whole words of them: at least nine in ten words with a non-ASCII letter have no
+    ASCII letter."""
+    try:
+        text = sample[:200_000].decode("cp1251")
+    except UnicodeDecodeError:
+        return False
+    # (words of two letters or more: a French `à` read as cp1251 is a lone Cyrillic `а`)
+    words = [w for w in re.findall(r"[^\W\d_]{2,}", text) if not w.isascii()]
+    if not words:
+        return False
+    pure = sum(1 for w in words if not any(c.isascii() for c in w))
+    return pure >= 0.9 * len(words)
 
 
 def _sniff_delimiter(text_head: str, path: str) -> str:

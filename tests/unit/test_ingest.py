@@ -372,3 +372,24 @@ def test_the_parsed_copy_of_the_builtin_profiles_gives_what_parsing_gives(
     monkeypatch.setattr(profiles, "_PARSED_DIR", tmp_path / "file" / "sub")
     (tmp_path / "file").write_text("not a folder", encoding="utf-8")
     assert profiles._parsed(texts) == parsed
+
+
+@pytest.mark.parametrize(("rows", "encoding", "expected"), [
+    (["Москва", "Бишкек"], "cp1251", "cp1251"),
+    (["Ош шаары", "Жалал-Абад"], "cp1251", "cp1251"),
+    (["München", "Köln"], "cp1252", "cp1252"),
+    (["Zürich à Genève", "Côte à côte"], "cp1252", "cp1252"),
+])
+def test_a_short_file_is_read_in_its_code_page(rows: list[str], encoding: str, expected: str,
+                                               tmp_path: Path) -> None:
+    """Two rows give the statistical detector little to go on: Cyrillic words read as cp1251,
+    Western words with an accent in them stay cp1252."""
+    from auditor.ingest.readers import read_table
+
+    src = tmp_path / "short.csv"
+    text = "region,uik,registered,valid,invalid,A,B\n" + "".join(
+        f"{name},{i},1000,500,10,300,200\n" for i, name in enumerate(rows, start=1))
+    src.write_bytes(text.encode(encoding))
+    raw = read_table(src)
+    assert raw.encoding == expected
+    assert raw.frame.collect()["region"].to_list() == rows
