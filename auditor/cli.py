@@ -589,9 +589,12 @@ def _run_typer(args: list[str] | None) -> int:
     except typer_module.Abort:
         return 130
     except Exception as exc:
-        # Typer's bundled click raises its usage errors with `exit_code` and `show()`.
-        if hasattr(exc, "show") and getattr(exc, "exit_code", None) == 2:
-            exc.show()
+        # Typer's bundled click raises its usage errors with `exit_code` and
+        # `format_message()`: said in one paragraph, like every other bad input.
+        if hasattr(exc, "format_message") and getattr(exc, "exit_code", None) == 2:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            _err(f"{exc.format_message()}{where}")
             return 2
         raise
     return 0

@@ -326,3 +326,17 @@ def test_render_error_says_it_once(tmp_path: Path, capsys: pytest.CaptureFixture
     rc, _, err = run(["render", str(p)], capsys)
     assert rc == 2
     assert err.count("not an auditor findings.json") == 1
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["audit", "x.csv", "--seed", "abc"], "Invalid value for '--seed'"),
+    (["audit", "x.csv", "--bogus"], "No such option: --bogus"),
+    (["audit"], "Missing argument 'FILE'"),
+    (["nosuch"], "No such command 'nosuch'"),
+])
+def test_usage_errors_are_one_paragraph(args: list[str], words: str,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    rc, out, err = run(args, capsys)
+    assert rc == 2 and out == ""
+    assert err.startswith("auditor: ") and words in err and "--help`)" in err
+    assert err.count("\n") == 1 and "Usage:" not in err and "Traceback" not in err
