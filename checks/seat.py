@@ -372,9 +372,10 @@ def seats_mismatch(m: Model) -> pl.DataFrame:
     """Published seats differ from the seats recomputed from the published votes.
 
     What: the list seats are recomputed from the national votes with the profile's method
-    (largest remainder/Hare or its Georgian form, D'Hondt, Sainte-Laguë or its modified form), seat count and
-    threshold, and compared choice by choice with the seats the source publishes (rows with
-    measure `seats`) or the official seats written in the profile (`published_seats`).
+    (largest remainder/Hare or its Georgian form, D'Hondt, Sainte-Laguë or its modified
+    form), seat count and threshold, and compared choice by choice with the seats the source
+    publishes (rows with measure `seats`) or the official seats written in the profile
+    (`published_seats`).
     Why it matters: a seat table that the votes cannot produce means the votes, the rules
     or the seat table were changed after the count.
     Example: "published 13 seats for New People, the published votes give 12 (hare, 225
@@ -631,14 +632,19 @@ def revised_votes(m: Model, contest: str, revised: dict[tuple[str, str], int],
     """The votes the revisions of `flags` moved in one contest (or one `smd_level`
     district of it)."""
     got = {u: v for (c, u), v in revised.items() if c == contest}
+    inside = _in_district(m, contest, sorted(got), district) if got else []
+    return sum(got[u] for u in inside)
+
+
+def _in_district(m: Model, contest: str, ids: list[str], district: str | None) -> list[str]:
+    """`ids` of one contest within `district`, a value of its `smd_level` column (all of
+    them when there is no such district)."""
     level = m.rule("smd_level")
-    if got and district is not None and level and level in m.unit_columns():
-        inside = set(m.units.filter((pl.col("contest") == contest)
-                                    & pl.col("unit_id").is_in(sorted(got))
-                                    & (pl.col(level) == district))
-                     .select("unit_id").collect()["unit_id"].to_list())
-        got = {u: v for u, v in got.items() if u in inside}
-    return sum(got.values())
+    if district is None or not level or level not in m.unit_columns():
+        return ids
+    return (m.units.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids)
+                           & (pl.col(level) == district))
+            .select("unit_id").collect()["unit_id"].to_list())
 
 
 def flagged_votes(m: Model, contest: str, units: set[str], district: str | None = None) -> int:
@@ -649,14 +655,9 @@ def flagged_votes(m: Model, contest: str, units: set[str], district: str | None 
     """
     if not units:
         return 0
-    ids = sorted(units)
-    level = m.rule("smd_level")
-    if district is not None and level and level in m.unit_columns():
-        ids = (m.units.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids)
-                              & (pl.col(level) == district))
-               .select("unit_id").collect()["unit_id"].to_list())
-        if not ids:
-            return 0
+    ids = _in_district(m, contest, sorted(units), district)
+    if not ids:
+        return 0
     if "valid" in m.unit_columns():
         n = (m.units.filter((pl.col("contest") == contest) & pl.col("unit_id").is_in(ids))
              .select(pl.col("valid").sum()).collect().item())
@@ -813,9 +814,10 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
     families (INPUT, ARITH, PCT, TURN) — and, when `--previous` is given, the votes that
     REV002's revisions after publication moved in the other units (the sum of the absolute
     changes: a unit revised by one vote puts one vote in doubt, not its thousands) — are
-    compared with each margin that decides the outcome: threshold margins, the smallest vote changes that move a seat, and the winner's
-    lead in each contest or district (not for a contest cast per constituency whose file has
-    no constituency column: see `winner_margins`). A threshold margin is the votes a list
+    compared with each margin that decides the outcome: threshold margins, the smallest
+    vote changes that move a seat, and the winner's lead in each contest or district (not
+    for a contest cast per constituency whose file has no constituency column: see
+    `winner_margins`). A threshold margin is the votes a list
     would have to lose or gain with the base moving with them (SEAT001 gives the distance at
     the current base, smaller by the factor 1 − threshold). A warning per margin the flagged
     votes could overturn; otherwise one info finding with the smallest margin. Flags are

@@ -3,8 +3,8 @@
 Everything the page needs is inside it: CSS, a small script, the figure data and plotly.js
 (plotly's own cartesian bundle, kept in `static/`, gzip-compressed and base64-encoded,
 unpacked in the browser with `DecompressionStream`, so the file stays well under 5 MB).
-Nothing is fetched from the network. Output bytes depend only on the run and the language: fixed div ids,
-sorted JSON, no time stamp unless the run has one.
+Nothing is fetched from the network. Output bytes depend only on the run and the language:
+fixed div ids, sorted JSON, no time stamp unless the run has one.
 """
 
 from __future__ import annotations
