@@ -21,6 +21,7 @@ from auditor import __version__
 from auditor.findings import AuditRun, CheckStatus, Finding, fingerprints_of
 from auditor.model import Model
 from auditor.registry import (
+    RULE_HINT,
     CheckOutput,
     CheckSpec,
     EarlierFindings,
@@ -52,7 +53,7 @@ def not_applicable_reason(spec: CheckSpec, m: Model) -> str | None:
         elif req.startswith("rule:"):
             rule = req.split(":", 1)[1]
             if m.rule(rule) is None:
-                return f"no `{rule}` in the profile (or options)"
+                return f"no `{rule}` rule in the profile {RULE_HINT}"
         elif req.startswith("hierarchy"):
             if not m.hierarchy:
                 return "no hierarchy (regions/districts) in the source"

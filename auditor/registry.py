@@ -42,6 +42,11 @@ FAMILIES: dict[str, str] = {
 }
 
 
+# How a user gives a rule the profile lacks (`audit` has no option per rule): said by the
+# not-applicable reasons of the checks that need one.
+RULE_HINT = "(write it under [rules] in a profile .toml and give that with --profile)"
+
+
 @dataclass
 class CheckOutput:
     """What a check may return besides its rows: figure data and summary numbers."""

@@ -43,6 +43,7 @@ import polars as pl
 from auditor.model import WIDE_UNIT, Model
 from auditor.registry import (
     REGISTRY,
+    RULE_HINT,
     CheckOutput,
     EarlierFindings,
     check,
@@ -213,7 +214,7 @@ def setup(m: Model, contest: str | None = None, seats: int | None = None,
 
 def _needs_seats(m: Model) -> str | None:
     if m.rule("seats") is None:
-        return "no `seats` in the profile (or --seats)"
+        return f"no `seats` rule in the profile {RULE_HINT}"
     if isinstance(m.rule("seats"), dict):
         return "per-district seat tables are not supported yet"
     return None

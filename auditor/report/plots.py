@@ -70,19 +70,20 @@ def _layout(x_title: str, y_title: str, height: int = 340, **extra: Any) -> dict
     return lay
 
 
-def _hist_note(h: dict[str, Any], t: Translate) -> str:
+def _hist_note(h: dict[str, Any], t: Translate, fmt: Callable[[Any], str] = str) -> str:
     above, undefined = int(h.get("above") or 0), int(h.get("undefined") or 0)
     if not (above or undefined):
         return ""
     top = _r(float(h.get("bin_start", -0.05)) + float(h.get("bin_width", 0.1))
              * len(h.get("counts", [])), 1)
-    parts = ([t("fig_outside_above", max=top, n=above)] if above else []) \
-        + ([t("fig_outside_undefined", n=undefined)] if undefined else [])
+    parts = ([t("fig_outside_above", max=top, n=fmt(above))] if above else []) \
+        + ([t("fig_outside_undefined", n=fmt(undefined))] if undefined else [])
     return t("fig_outside", parts="; ".join(parts))
 
 
-def turnout(h: dict[str, Any], t: Translate) -> FigureView | None:
-    """Units per 0.1-point turnout bin, as bars."""
+def turnout(h: dict[str, Any], t: Translate,
+            fmt: Callable[[Any], str] = str) -> FigureView | None:
+    """Units per 0.1-point turnout bin, as bars (`fmt` writes the counts left out)."""
     counts = h.get("counts")
     if not counts:
         return None
@@ -93,7 +94,7 @@ def turnout(h: dict[str, Any], t: Translate) -> FigureView | None:
              "hovertemplate": "%{x:.1f} %: %{y}<extra></extra>"}
     spec = {"data": [trace], "layout": _layout(t("fig_turnout_x"), t("fig_units"))}
     return FigureView("fig-turnout", t("fig_turnout_title"), t("fig_turnout_caption"), spec,
-                      _hist_note(h, t))
+                      _hist_note(h, t, fmt))
 
 
 def share(h: dict[str, Any], t: Translate) -> FigureView | None:

@@ -318,7 +318,7 @@ def figure_views(run: AuditRun, t: Messages) -> tuple[list[plots.FigureView], li
     """
     figs = run.figures
     builders: list[tuple[str, Callable[[], Any]]] = [
-        ("turnout_hist", lambda: plots.turnout(figs["turnout_hist"], t)),
+        ("turnout_hist", lambda: plots.turnout(figs["turnout_hist"], t, t.num)),
         ("share_hist", lambda: plots.share(figs["share_hist"], t)),
         ("fingerprint", lambda: plots.fingerprint(figs["fingerprint"], t)),
         ("integer_spikes", lambda: plots.spikes(figs["integer_spikes"], t, t.num)),

@@ -661,3 +661,16 @@ def test_a_waterfall_of_small_changes_is_zoomed_and_labelled() -> None:
     (big,) = releases({"waterfall": {"labels": ["a", "b"], "values": [10, 50]}}, t, t.num)
     assert "range" not in big.spec["layout"]["yaxis"] and big.note == ""
     assert big.spec["data"][0]["text"] == ["10", "+50", "60"]
+
+
+def test_the_counts_a_histogram_leaves_out_are_written_with_separators() -> None:
+    from auditor.report.plots import turnout
+    from auditor.report.render import Messages
+
+    h = {"bin_start": -0.05, "bin_width": 0.1, "counts": [1] * 1001, "above": 25_339,
+         "undefined": 1_204}
+    for lang, above, undefined in (("en", "25,339", "1,204"),
+                                   ("ru", "25\u00a0339", "1\u00a0204")):
+        t = Messages(lang)
+        view = turnout(h, t, t.num)
+        assert view is not None and above in view.note and undefined in view.note
