@@ -629,12 +629,12 @@ def flags(m: Model, families: tuple[str, ...] = FLAG_FAMILIES,
 
 
 def revised_votes(m: Model, contest: str, revised: dict[tuple[str, str], int],
-                  district: str | None = None) -> int:
-    """The votes the revisions of `flags` moved in one contest (or one `smd_level`
-    district of it)."""
+                  district: str | None = None) -> tuple[int, int]:
+    """The units of `flags`' revisions in one contest (or one `smd_level` district of it),
+    and the votes those revisions moved."""
     got = {u: v for (c, u), v in revised.items() if c == contest}
     inside = _in_district(m, contest, sorted(got), district) if got else []
-    return sum(got[u] for u in inside)
+    return len(inside), sum(got[u] for u in inside)
 
 
 def _in_district(m: Model, contest: str, ids: list[str], district: str | None) -> list[str]:
@@ -837,21 +837,23 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
     m = materialised(m)
     margins = decisive_margins(m)
     units, revised = flags(m, earlier=earlier)
-    cache: dict[tuple[str, str | None], tuple[int, int]] = {}
+    cache: dict[tuple[str, str | None], tuple[int, int, int]] = {}
     rows: list[dict[str, Any]] = []
     decisive: list[dict[str, Any]] = []
     for mg in margins:
         ck = (mg.contest, mg.district)
         if ck not in cache:
             cache[ck] = (flagged_votes(m, mg.contest, units, mg.district),
-                         revised_votes(m, mg.contest, revised, mg.district))
-        held, moved = cache[ck]
+                         *revised_votes(m, mg.contest, revised, mg.district))
+        held, n_rev, moved = cache[ck]
         fv = held + moved
         could = fv >= mg.votes and fv > 0
         verdict = "could change" if could else "alone cannot change"
-        hold = (f"flagged stations hold {held:,} votes" if not moved else
-                f"flagged stations hold {held:,} votes and revisions after publication moved "
-                f"{moved:,} more ({fv:,} in all)")
+        hold = f"flagged stations hold {held:,} votes"
+        if n_rev:
+            others = "1 other station" if n_rev == 1 else f"{n_rev:,} other stations"
+            hold += (f" and revisions after publication in {others} moved {moved:,} "
+                     f"vote{'' if moved == 1 else 's'} ({fv:,} in all)")
         sentence = f"{hold}; {mg.text}: the flags {verdict} {mg.stake}"
         decisive.append({"kind": mg.kind, "contest": mg.contest, "choice": mg.choice,
                          "margin_votes": mg.votes, "flagged_votes": fv, "could_change": could,
@@ -873,5 +875,5 @@ def flagged_vs_margins(m: Model) -> CheckOutput:
     decisive.sort(key=lambda d: (d["contest"] != lc, d["margin_votes"]))
     summary = {"decisive": decisive[:20],
                "flagged_units": len(units | {u for _, u in revised}),
-               "flagged_votes": max(sum(v) for v in cache.values()) if cache else 0}
+               "flagged_votes": max(h + v for h, _, v in cache.values()) if cache else 0}
     return CheckOutput(pl.DataFrame(rows, schema=_SCHEMA) if rows else _empty(), summary=summary)

@@ -119,10 +119,11 @@ def test_kyrgyz_flagged_votes_against_margins(kg_final: Model) -> None:
     by_kind = {(d["kind"], d["choice"]): d for d in out.summary["decisive"]
                if d["contest"] == "party list"}
     thr = by_kind[("threshold", "Yiman Nuru")]  # the list closest to falling out
-    assert thr["text"] == ("flagged stations hold 0 votes; “Yiman Nuru” would have to lose "
-                           f"{thr['margin_votes']:,} votes to fall below the 5 % threshold (the "
-                           "base shrinking with them): the flags alone cannot change who enters "
-                           "parliament")
+    assert thr["text"] == ("flagged stations hold 0 votes and revisions after publication in "
+                           "94 other stations moved 0 votes (0 in all); “Yiman Nuru” would have to "
+                           f"lose {thr['margin_votes']:,} votes to fall below the 5 % threshold "
+                           "(the base shrinking with them): the flags alone cannot change who "
+                           "enters parliament")
     assert thr["margin_votes"] == 15_515
     assert by_kind[("threshold", "El Umutu")]["margin_votes"] == 6_476  # closest to getting in
     assert not any(d["could_change"] for d in out.summary["decisive"])

@@ -282,8 +282,9 @@ def test_seat005_counts_the_votes_a_revision_moved_not_the_units_votes() -> None
     (lead,) = out.summary["decisive"]
     assert (lead["choice"], lead["margin_votes"], lead["could_change"]) == ("B", 10, False)
     assert lead["text"] == (
-        "flagged stations hold 0 votes and revisions after publication moved 2 more (2 in all)"
-        "; in list, B leads A by 10 votes: the flags alone cannot change who wins list")
+        "flagged stations hold 0 votes and revisions after publication in 1 other station "
+        "moved 2 votes (2 in all); in list, B leads A by 10 votes: the flags alone cannot change "
+        "who wins list")
     # u1's choices now also exceed its valid ballots (ARITH001): its 1,000 votes count whole
     new.units = new.units.with_columns(
         pl.when(pl.col("unit_id") == "u1").then(pl.col("valid") - 40).otherwise(pl.col("valid"))
