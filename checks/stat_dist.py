@@ -125,8 +125,7 @@ def digit_tests_check(m: Model) -> CheckOutput:
     in the other STAT checks; where no electorate is published, every unit with votes, its
     size being valid ballots, else the sum of its choices' votes), the χ² distance of their
     second digits from Benford's second-digit law (2BL) and of their last digits from
-    uniform. The decision
-    uses the *calibrated* p-value: the same χ² compared with its law when every count is
+    uniform. The decision uses the *calibrated* p-value: the same χ² compared with its law when every count is
     redrawn from a binomial with the station's own size and rate, so the null is this
     election's station sizes and shares, not the textbook law. From 2,000 stations of at
     least 10 voters that law is the normal approximation of the digit counts (exact

@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import polars as pl
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 MAJOR_SHARE = 0.05
 TOP_N = 3
+_T = TypeVar("_T")
 # unit types whose electorate is not a place (kept in step with checks.turn)
 NOT_APPLICABLE_TYPES = frozenset(
     {"postal", "evoting", "e-voting", "electronic", "remote", "online", "internet"}
@@ -93,7 +95,24 @@ class StationData:
 
 
 _CACHE: dict[int, tuple[weakref.ref[Model], list[StationData]]] = {}
+_DIGIT_CACHE: dict[int, tuple[weakref.ref[Model], list[DigitData]]] = {}
 _LOCK = threading.RLock()
+
+
+def _per_model(cache: dict[int, tuple[weakref.ref[Model], list[_T]]], m: Model,
+               build: Callable[[Model], list[_T]]) -> list[_T]:
+    """`build(m)` computed once per model (while `m` lives), under the lock: checks run two
+    at a time, and the second one waits for the first's arrays."""
+    with _LOCK:
+        key = id(m)
+        hit = cache.get(key)
+        if hit is not None and hit[0]() is m:
+            return hit[1]
+        out = build(m)
+        for k in [k for k, (ref, _) in cache.items() if ref() is None]:
+            del cache[k]
+        cache[key] = (weakref.ref(m), out)
+        return out
 
 
 def station_data(m: Model) -> list[StationData]:
@@ -104,16 +123,7 @@ def station_data(m: Model) -> list[StationData]:
     Example: ``[d.n for d in station_data(m)]`` → ``[97_306]`` on Russia 2018 (the 393
     stations abroad are kept; none is postal).
     """
-    with _LOCK:  # checks run two at a time: the second one waits for the first's arrays
-        key = id(m)
-        hit = _CACHE.get(key)
-        if hit is not None and hit[0]() is m:
-            return hit[1]
-        out = _build(m)
-        for k in [k for k, (ref, _) in _CACHE.items() if ref() is None]:
-            del _CACHE[k]
-        _CACHE[key] = (weakref.ref(m), out)
-        return out
+    return _per_model(_CACHE, m, _build)
 
 
 def _numerator(cols: set[str]) -> tuple[str, pl.Expr] | None:
@@ -276,7 +286,12 @@ def digit_data(m: Model) -> list[DigitData]:
     electorate).
     Why: second and last digits are a property of the vote counts alone.
     Example: ``[d.base_label for d in digit_data(m)]`` → ``["sum of the choices"]``.
+    Computed once per model: STAT004's `applies` and the check itself both read it.
     """
+    return _per_model(_DIGIT_CACHE, m, _build_digits)
+
+
+def _build_digits(m: Model) -> list[DigitData]:
     stations = station_data(m)
     if stations:
         return [DigitData(d.contest, d.choices, d.votes, d.base, d.base_label, d.n_excluded)
